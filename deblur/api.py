@@ -1,0 +1,380 @@
+"""The public front door: :func:`solve` and :func:`restore`.
+
+Validation and dtype handling live here; the maths lives in
+``operators``/``regularizers``/``solver``. Only float32 and float64 ever
+reach the Numba kernels.
+"""
+
+import math
+import numbers
+import time
+import warnings
+
+import numpy as np
+
+from . import psf as psf_module
+from .operators import BlurOperator
+from .options import BOUNDARIES, MOMENTA, PRECISIONS, SCHEDULES, VARIANTS, check_choice
+from .regularizers import make_regularizer
+from .result import History, SolveResult
+from .schedules import check_decay
+from .solver import GradientDescent, Options, Problem
+from .warnings import StepSizeWarning
+from .weights import auto_weight, estimate_noise
+
+__all__ = ["solve", "restore"]
+
+DEFAULT_MAX_NUM_ITER = 100
+_INT_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+def _check_image(image, channel_axis, name="image"):
+    """Validate an image; return it as an ndarray with channels last (a view when possible)."""
+    if not isinstance(image, np.ndarray):
+        try:
+            image = np.asarray(image)
+        except Exception:  # noqa: BLE001
+            raise TypeError(f"{name} must be a numpy array") from None
+    if image.dtype.kind == "f":
+        pass
+    elif image.dtype not in _INT_SCALE:
+        raise TypeError(
+            f"{name} has dtype {image.dtype}; use float (values in [0, 1]), uint8 or uint16, "
+            "e.g. skimage.img_as_float(image)"
+        )
+    if channel_axis is None:
+        if image.ndim == 3:
+            raise ValueError(
+                f"{name} is 3-D with shape {image.shape}; for a colour image pass channel_axis=-1 "
+                "(or the axis holding the channels)"
+            )
+        if image.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D gray image or 3-D with channel_axis, got {image.ndim}-D")
+        image = image[..., np.newaxis]
+    else:
+        if image.ndim != 3:
+            raise ValueError(
+                f"channel_axis={channel_axis} needs a 3-D image, got {image.ndim}-D; use channel_axis=None for gray"
+            )
+        if not isinstance(channel_axis, numbers.Integral) or not -3 <= channel_axis < 3:
+            raise ValueError(f"channel_axis must be an integer in [-3, 2], got {channel_axis!r}")
+        image = np.moveaxis(image, channel_axis, -1)
+    if image.shape[-1] == 0 or min(image.shape[:2]) < 2:
+        raise ValueError(f"{name} is too small ({image.shape[0]}x{image.shape[1]} pixels): deblurring needs at least 2x2")
+    if image.dtype.kind == "f" and not np.all(np.isfinite(image)):
+        raise ValueError(f"{name} contains NaN or Inf pixels; replace them (e.g. np.nan_to_num) before deblurring")
+    return image
+
+
+def _to_float(image, dtype):
+    """Integer images to [0, 1]; float images to the working dtype."""
+    if image.dtype in _INT_SCALE:
+        return image.astype(dtype) / dtype.type(_INT_SCALE[image.dtype])
+    return image.astype(dtype, copy=False)
+
+
+def _from_float(image, dtype):
+    if dtype in _INT_SCALE:
+        scaled = np.rint(np.clip(image, 0.0, 1.0) * _INT_SCALE[dtype])
+        return scaled.astype(dtype)
+    return image.astype(dtype, copy=False)
+
+
+def _resolve_psf(psf, frame_shape):
+    if isinstance(psf, str) and psf.strip().lower().startswith("estimate"):
+        raise ValueError("blind PSF estimation (psf='estimate') is not available in this version; pass a PSF")
+    if isinstance(psf, (str,)) or hasattr(psf, "__fspath__"):
+        kernel = psf_module.parse(psf)
+    else:
+        kernel = psf_module.validate(psf)
+    if kernel.shape[0] > frame_shape[0] or kernel.shape[1] > frame_shape[1]:
+        raise ValueError(
+            f"the PSF ({kernel.shape[0]}x{kernel.shape[1]}) is larger than the image "
+            f"({frame_shape[0]}x{frame_shape[1]}); use a smaller PSF or a larger image"
+        )
+    return kernel
+
+
+def _positive_number(name, value, allow_none=True, allow_zero=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return float(value)
+
+
+def _check_options(schedule, lr, momentum, variant, max_num_iter, tol, gtol, time_limit, batch_fraction, decay, seed):
+    check_choice("schedule", schedule, SCHEDULES)
+    check_choice("momentum", momentum, MOMENTA)
+    check_choice("variant", variant, VARIANTS)
+    lr = _positive_number("lr (step size)", lr)
+    if lr is not None and schedule == "auto":
+        schedule = "constant"  # an explicit step replaces eta = 1/L
+    if max_num_iter is None:
+        max_num_iter = DEFAULT_MAX_NUM_ITER
+    if isinstance(max_num_iter, bool) or not isinstance(max_num_iter, numbers.Integral) or max_num_iter < 0:
+        raise ValueError(f"max_num_iter must be a non-negative integer, got {max_num_iter!r}")
+    batch_fraction = _positive_number("batch_fraction", batch_fraction, allow_none=False)
+    if batch_fraction > 1:
+        raise ValueError(f"batch_fraction must be in (0, 1], got {batch_fraction!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return Options(
+        schedule=schedule,
+        lr=lr,
+        decay=check_decay(schedule, decay),
+        momentum=momentum,
+        variant=variant,
+        batch_fraction=batch_fraction,
+        max_num_iter=int(max_num_iter),
+        tol=_positive_number("tol", tol, allow_zero=True),
+        gtol=_positive_number("gtol", gtol, allow_zero=True),
+        time_limit=_positive_number("time_limit", time_limit),
+        seed=seed,
+    )
+
+
+def _metrics_for(reference_channel):
+    """PSNR/SSIM of a frame image against one reference channel."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    ref = np.asarray(reference_channel, dtype=np.float64)
+    can_ssim = min(ref.shape) >= 7
+
+    def metrics(frame):
+        est = np.asarray(frame, dtype=np.float64)
+        mse = float(np.mean((est - ref) ** 2))
+        psnr = math.inf if mse == 0 else float(peak_signal_noise_ratio(ref, est, data_range=1.0))
+        ssim = float(structural_similarity(ref, est, data_range=1.0)) if can_ssim else math.nan
+        return psnr, ssim
+
+    return metrics
+
+
+def solve(
+    image,
+    psf,
+    *,
+    channel_axis=None,
+    regularizer="tv",
+    weight="auto",
+    boundary="valid",
+    schedule="auto",
+    lr=None,
+    momentum="nesterov",
+    variant="full",
+    max_num_iter=None,
+    tol=1e-5,
+    gtol=None,
+    time_limit=None,
+    clip=True,
+    precision="float32",
+    seed=None,
+    batch_fraction=0.25,
+    decay=None,
+    reference=None,
+    callback=None,
+    eps=None,
+    p=0.8,
+):
+    """Restore a blurred image by gradient descent and return the full record.
+
+    Minimises ``0.5 * ||k * x - y||^2 + weight * R(x)`` over the sharp image
+    ``x`` by gradient descent ``x <- x - eta * grad``.
+
+    Parameters
+    ----------
+    image : ndarray
+        Blurred image: 2-D gray, or 3-D colour with ``channel_axis``. Float
+        (values nominally in [0, 1]), uint8 or uint16.
+    psf : ndarray or str
+        The blur kernel (convolution orientation), or a spec string
+        (``"gaussian:sigma=2"``, ``"disk:radius=3"``,
+        ``"motion:length=15,angle=30"``, ``"box:size=5"``), or a kernel
+        file path. See :mod:`deblur.psf`.
+    channel_axis : int or None
+        Axis of the colour channels; each channel is restored on its own.
+    regularizer : {'tv', 'hyper-laplacian', 'tikhonov', 'none'}
+        The penalty ``R`` on image gradients (see :mod:`deblur.regularizers`).
+    weight : 'auto' or float
+        lambda. ``'auto'`` sets it from the estimated noise level (see
+        :mod:`deblur.weights`).
+    boundary : {'valid', 'reflect', 'periodic'}
+        Boundary model. 'valid' (default) solves for the scene beyond the
+        frame as well, so nothing outside the frame is guessed and edges do
+        not ring.
+    schedule : {'auto', 'constant', 'exponential', 'step', 'inverse-time', 'cosine', 'armijo', 'bb'}
+        Step-size schedule (see :mod:`deblur.schedules`). 'auto' is
+        ``eta = 1/L``; giving ``lr`` with 'auto' means 'constant'.
+    lr : float, optional
+        Base step size eta0 (default ``1/L``). Above the stability limit
+        ``2/L`` a :class:`StepSizeWarning` is issued and the solver backs off.
+    momentum : {'nesterov', 'heavy-ball', 'none'}
+        Nesterov's accelerated gradient with adaptive restart (default),
+        Polyak's heavy ball (beta = 0.8), or plain gradient descent.
+    variant : {'full', 'minibatch', 'stochastic'}
+        Gradient of the data term from all pixels, from random 32x32 tiles,
+        or from random pixels; the latter two cover ``batch_fraction`` of
+        the image per step, rescaled to stay unbiased, seeded by ``seed``.
+    max_num_iter : int, optional
+        Iteration budget (default 100).
+    tol : float or None
+        Stop when the cost fell by less than ``tol`` (relative) per
+        iteration over the last 10 iterations.
+    gtol : float or None
+        Stop when the gradient norm falls below ``gtol`` times its first value.
+    time_limit : float or None
+        Stop after this many seconds (shared among channels).
+    clip : bool
+        Keep the image in the box ``[min(0, y), max(1, y)]`` by projection.
+    precision : {'float32', 'float64'}
+        Working precision; the output keeps the input's dtype either way.
+    seed : int or None
+        Seed for the stochastic variants.
+    batch_fraction : float
+        Share of the pixels per step for 'minibatch' and 'stochastic'.
+    decay : float, optional
+        Parameter of the decaying schedules (defaults in :mod:`deblur.schedules`).
+    reference : ndarray, optional
+        The sharp image, same shape as ``image``: the history then records
+        PSNR and SSIM per iteration.
+    callback : callable, optional
+        ``callback(state)`` after every iteration; a true return value stops.
+        ``state`` has ``iteration``, ``image``, ``cost``, ``step``, ``grad_norm``.
+    eps, p : float
+        Smoothing of 'tv' / 'hyper-laplacian' and the latter's exponent.
+
+    Returns
+    -------
+    SolveResult
+        ``image`` (same shape and dtype as the input), ``psf``, ``history``,
+        ``stop_reason``, ``iterations``, ``events``, ``weight``, ``noise_sigma``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        On bad input, with a message saying how to fix the call.
+
+    Examples
+    --------
+    >>> import numpy as np, deblur
+    >>> y = np.random.default_rng(0).random((48, 48))
+    >>> result = deblur.solve(y, "gaussian:sigma=1", max_num_iter=5)
+    >>> result.image.shape, result.iterations
+    ((48, 48), 5)
+    """
+    check_choice("boundary", boundary, BOUNDARIES)
+    check_choice("precision", precision, PRECISIONS)
+    channels_last = _check_image(image, channel_axis)
+    kernel = _resolve_psf(psf, channels_last.shape[:2])
+    reg = make_regularizer(regularizer, eps=eps, p=p)
+    if not (isinstance(weight, str) and weight == "auto"):
+        weight = _positive_number("weight", weight, allow_none=False, allow_zero=True)
+    options = _check_options(schedule, lr, momentum, variant, max_num_iter, tol, gtol, time_limit, batch_fraction, decay, seed)
+    if callback is not None and not callable(callback):
+        raise TypeError("callback must be callable, e.g. lambda state: state.iteration >= 50")
+    ref = None
+    if reference is not None:
+        ref = _check_image(reference, channel_axis, name="reference")
+        if ref.shape != channels_last.shape:
+            raise ValueError(f"reference has shape {np.shape(reference)}, the image {np.shape(image)}: they must match")
+        ref = _to_float(ref, np.dtype(np.float64))
+
+    dtype = np.dtype(precision)
+    operator = BlurOperator(kernel, channels_last.shape[:2], boundary, dtype)
+    n_channels = channels_last.shape[-1]
+    restored, histories, events, weights, sigmas, reasons, iterations = [], [], [], [], [], [], []
+    start = time.perf_counter()
+    for c in range(n_channels):
+        observed = np.ascontiguousarray(_to_float(channels_last[..., c], dtype))
+        sigma = estimate_noise(observed) if weight == "auto" else None
+        lam = auto_weight(sigma, reg.name) if weight == "auto" else weight
+        bounds = (min(0.0, float(observed.min())), max(1.0, float(observed.max()))) if clip else None
+        problem = Problem(operator, observed, reg, lam, bounds)
+        channel_options = options
+        if options.time_limit is not None:
+            remaining = options.time_limit - (time.perf_counter() - start)
+            channel_options = Options(**{**options.__dict__, "time_limit": max(remaining / (n_channels - c), 1e-3)})
+        if options.lr is not None and options.lr > 2.0 / problem.lipschitz and c == 0:
+            warnings.warn(
+                f"step size lr={options.lr:.3g} is above the stability limit 2/L = {2.0 / problem.lipschitz:.3g}: "
+                "plain gradient descent diverges there; the solver will halve it when the cost rises",
+                StepSizeWarning,
+                stacklevel=2,
+            )
+        metrics = _metrics_for(ref[..., c]) if ref is not None else None
+        run = GradientDescent(problem, operator.initial_guess(observed), channel_options, callback, metrics, c).run()
+        restored.append(np.array(run.image))
+        histories.append(run.history)
+        events.extend(run.events)
+        weights.append(lam)
+        sigmas.append(sigma)
+        reasons.append(run.stop_reason)
+        iterations.append(run.iteration)
+        del run, problem, observed
+
+    out = np.stack(restored, axis=-1)
+    if channel_axis is None:
+        out = out[..., 0]
+    else:
+        out = np.moveaxis(out, -1, channel_axis)
+    out = _from_float(out, np.asarray(image).dtype)
+    single = channel_axis is None
+    settings = dict(
+        regularizer=reg.name,
+        eps=reg.eps,
+        p=reg.p,
+        boundary=boundary,
+        schedule=options.schedule,
+        lr=options.lr,
+        decay=options.decay,
+        momentum=options.momentum,
+        variant=options.variant,
+        batch_fraction=options.batch_fraction,
+        max_num_iter=options.max_num_iter,
+        tol=options.tol,
+        gtol=options.gtol,
+        time_limit=options.time_limit,
+        clip=clip,
+        precision=precision,
+        seed=seed,
+        engine=operator.engine,
+        lipschitz=[float(operator.lipschitz + w * reg.curvature) for w in weights],
+    )
+    return SolveResult(
+        image=out,
+        psf=kernel,
+        history=History.merge(histories),
+        stop_reason=_overall_reason(reasons),
+        iterations=max(iterations),
+        events=events,
+        weight=weights[0] if single else weights,
+        noise_sigma=sigmas[0] if single else sigmas,
+        settings=settings,
+    )
+
+
+def _overall_reason(reasons):
+    """One stop reason for all channels: the first that is not a normal end, else the most common."""
+    for special in ("callback", "step_underflow", "time_limit"):
+        if special in reasons:
+            return special
+    return max(set(reasons), key=reasons.count)
+
+
+def restore(image, psf, **options):
+    """Restore a blurred image; returns only the image (same shape and dtype).
+
+    Takes the same arguments as :func:`solve`.
+
+    Examples
+    --------
+    >>> import numpy as np, deblur
+    >>> y = np.full((32, 32, 3), 128, dtype=np.uint8)
+    >>> out = deblur.restore(y, "disk:radius=2", channel_axis=-1, max_num_iter=3)
+    >>> out.dtype, out.shape
+    (dtype('uint8'), (32, 32, 3))
+    """
+    return solve(image, psf, **options).image
