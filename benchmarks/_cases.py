@@ -17,6 +17,7 @@ No circular or zero-padded blur is involved.
 
 import math
 import os
+import sys
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO_ROOT not in sys.path:  # benchmark the checkout's deblur, installed or not
+    sys.path.insert(0, REPO_ROOT)
 
 
 def default_data_dir():
@@ -230,8 +233,6 @@ def levin_kernels(data_dir, indices=range(1, 9)):
     Returns a list of ``(name, kernel)``; empty (with a message on stderr)
     when the folder is absent, so the benchmarks still run without the data.
     """
-    import sys
-
     folder = os.path.join(data_dir, "levin09-kernels")
     if not os.path.isdir(folder):
         print(
