@@ -169,11 +169,13 @@ def warm_up():
 
 
 def _scalar(value):
+    """A float, a list of floats (per channel) or None, for JSON."""
     if value is None:
         return None
-    if np.ndim(value) == 0:
-        return float(value)
-    return [float(v) for v in np.ravel(value)]
+    if isinstance(value, (list, tuple, np.ndarray)):
+        values = [_scalar(v) for v in value]
+        return None if all(v is None for v in values) else values
+    return float(value)
 
 
 def run_deblur(case, **options):
@@ -204,6 +206,7 @@ def _fmt_weight(w):
     if w is None:
         return "-"
     if isinstance(w, list):
+        w = [v for v in w if v is not None]
         return "/".join(f"{v:.1e}" for v in w) if len(set(w)) > 1 else f"{w[0]:.1e}"
     return f"{w:.1e}"
 
