@@ -582,9 +582,10 @@ def atomic_write(path, write, *, overwrite=False):
     except (PermissionError, NotADirectoryError, OSError) as exc:
         raise ImageFileError(f"cannot write {path}: {exc.strerror or exc}; choose another output folder") from None
     try:
-        with contextlib.suppress(AttributeError, OSError):
-            os.fchmod(fd, _file_mode())
-        with os.fdopen(fd, "wb") as fh:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, _file_mode())
+        with open(tmp, "wb") as fh:  # by name: some writers (tifffile) want fh.name to be a path
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
@@ -691,7 +692,7 @@ def write_image(path, data, *, quality=None, overwrite=False):
     from PIL import Image
 
     arr = pixels if alpha is None else np.dstack([pixels, alpha])
-    im = Image.fromarray(np.ascontiguousarray(arr), mode=mode) if mode in ("I;16", "F") else Image.fromarray(arr)
+    im = Image.fromarray(np.ascontiguousarray(arr))  # uint16 gray -> I;16, float32 -> F
     kw = _save_kwargs(fmt, data, quality)
     atomic_write(path, lambda fh: im.save(fh, format=fmt, **kw), overwrite=overwrite)
     return notes

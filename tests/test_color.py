@@ -1,0 +1,57 @@
+"""deblur.color: the sRGB transfer curve and the luma/chroma split."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from deblur import color
+
+
+def test_srgb_known_values():
+    np.testing.assert_allclose(color.srgb_to_linear(np.array([0.0, 0.5, 1.0])), [0.0, 0.21404, 1.0], atol=1e-5)
+    np.testing.assert_allclose(color.linear_to_srgb(np.array([0.0, 0.18, 1.0])), [0.0, 0.46135, 1.0], atol=1e-5)
+    # the linear segment near black
+    np.testing.assert_allclose(color.srgb_to_linear(np.array([0.04])), [0.04 / 12.92])
+
+
+@settings(max_examples=50, deadline=None)
+@given(arrays(np.float64, (7,), elements=st.floats(0, 1)))
+def test_srgb_round_trip_and_monotone(values):
+    lin = color.srgb_to_linear(values)
+    np.testing.assert_allclose(color.linear_to_srgb(lin), values, atol=1e-9)
+    order = np.argsort(values)
+    assert np.all(np.diff(lin[order]) >= 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_kept(dtype):
+    x = np.linspace(0, 1, 5, dtype=dtype)
+    assert color.srgb_to_linear(x).dtype == dtype
+    assert color.linear_to_srgb(x).dtype == dtype
+
+
+def test_negative_values_stay_finite():
+    out = color.linear_to_srgb(np.array([-0.1, 0.0]))
+    assert np.all(np.isfinite(out)) and out[0] < 0
+
+
+def test_luma_split_is_exact():
+    rgb = np.random.default_rng(1).random((4, 5, 3))
+    luma, chroma = color.split_luma(rgb)
+    assert luma.shape == (4, 5)
+    np.testing.assert_allclose(color.merge_luma(luma, chroma), rgb, atol=1e-12)
+    assert abs(sum(color.LUMA_WEIGHTS) - 1) < 1e-12
+
+
+def test_luma_of_gray_is_gray_and_chroma_zero():
+    gray = np.random.default_rng(2).random((3, 3))
+    luma, chroma = color.split_luma(np.dstack([gray] * 3))
+    np.testing.assert_allclose(luma, gray)
+    np.testing.assert_allclose(chroma, 0, atol=1e-12)
+
+
+def test_split_luma_rejects_gray():
+    with pytest.raises(ValueError, match="RGB"):
+        color.split_luma(np.zeros((3, 3)))
