@@ -423,6 +423,21 @@ class Timer:
         return False
 
 
+def load_warning():
+    """A warning line when other processes load the machine (timings then are not clean), else ''."""
+    try:
+        load1 = os.getloadavg()[0]
+    except OSError:
+        return ""
+    cores = os.cpu_count() or 1
+    if load1 > 0.5 * cores:
+        return (
+            f"warning: load average {load1:.1f} on {cores} cores: other processes compete for the CPU, "
+            "so wall times are inflated (deblur and scikit-image alternate, so their ratio is fairer)"
+        )
+    return ""
+
+
 def machine_info():
     """A few facts about the machine for the JSON outputs."""
     import platform
@@ -445,6 +460,10 @@ def machine_info():
         info["deblur"] = deblur.__version__
     except Exception as exc:  # noqa: BLE001 - the engine may not be importable yet
         info["deblur"] = f"not importable: {exc}"
+    try:
+        info["loadavg"] = list(os.getloadavg())
+    except OSError:
+        pass
     try:
         import numba
 

@@ -105,16 +105,6 @@ def make_input(size, kernel, noise=0.01, seed=0):
     return observed.astype(np.float32), reference
 
 
-def _median_time(fn, repeat):
-    times = []
-    out = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), times, out
-
-
 def warm_up(kernels):
     """Compile deblur's kernels (and let scipy plan its FFTs) on a small image; not timed."""
     import deblur
@@ -150,6 +140,9 @@ def main(argv=None):
             p.error(f"unknown kernel label(s) {sorted(unknown)}; choose from {[k for k, _ in kernels]}")
         kernels = [(k, v) for k, v in kernels if k in args.kernels]
 
+    load = _cases.load_warning()
+    if load:
+        print(load, file=sys.stderr)
     print("measuring memory bandwidth ...", file=sys.stderr, flush=True)
     bw = measure_bandwidth()
     bandwidth = bw["best"]
@@ -163,10 +156,22 @@ def main(argv=None):
     for label, k in kernels:
         observed, reference = make_input(args.size, k, seed=args.seed)
         rec = {"kernel": label, "kernel_shape": list(k.shape), "size": args.size}
-        print(f"{label}: deblur.restore x{args.repeat} ...", file=sys.stderr, flush=True)
-        med, times, restored = _median_time(lambda: deblur.restore(observed, k), args.repeat)
-        rec["deblur_seconds"] = med
-        rec["deblur_times"] = times
+        # deblur and scikit-image alternate, so both see the same machine load
+        deblur_times, rl_times = [], []
+        restored = rl = None
+        for i in range(args.repeat):
+            print(f"{label}: run {i + 1}/{args.repeat}: deblur.restore ...", file=sys.stderr, flush=True)
+            t0 = time.perf_counter()
+            restored = deblur.restore(observed, k)
+            deblur_times.append(time.perf_counter() - t0)
+            if not args.no_skimage:
+                print(f"{label}: run {i + 1}/{args.repeat}: richardson_lucy({args.rl_iter}) ...", file=sys.stderr,
+                      flush=True)
+                t0 = time.perf_counter()
+                rl = restoration.richardson_lucy(observed, k, num_iter=args.rl_iter)
+                rl_times.append(time.perf_counter() - t0)
+        rec["deblur_seconds"] = statistics.median(deblur_times)
+        rec["deblur_times"] = deblur_times
         rec["deblur_psnr"] = _cases.psnr(restored, reference)
         t0 = time.perf_counter()
         result = deblur.solve(observed, k)
@@ -185,14 +190,10 @@ def main(argv=None):
         rec["effective_passes"] = rec["per_iter_seconds"] * bandwidth / (4 * args.size * args.size)
         rec["setup_seconds"] = rec["solve_seconds"] - solver_time
         if not args.no_skimage:
-            print(f"{label}: richardson_lucy({args.rl_iter}) x{args.repeat} ...", file=sys.stderr, flush=True)
-            med, times, rl = _median_time(
-                lambda: restoration.richardson_lucy(observed, k, num_iter=args.rl_iter), args.repeat
-            )
-            rec["rl_seconds"] = med
-            rec["rl_times"] = times
+            rec["rl_seconds"] = statistics.median(rl_times)
+            rec["rl_times"] = rl_times
             rec["rl_psnr"] = _cases.psnr(rl, reference)
-            rec["rl_per_iter_ms_per_mpix"] = 1e3 * med / args.rl_iter / mpix
+            rec["rl_per_iter_ms_per_mpix"] = 1e3 * rec["rl_seconds"] / args.rl_iter / mpix
             rec["speedup"] = rec["rl_seconds"] / rec["deblur_seconds"]
         records.append(rec)
 
@@ -225,6 +226,9 @@ def main(argv=None):
            f"add {bw['threads']} threads {bw['add_' + str(bw['threads'])] / 1e9:.1f}" if bw["threads"] > 1 else "")
         + " GB/s]"
     )
+    load = _cases.load_warning()
+    if load:
+        print(load)
     print(
         f"bandwidth bound: {args.passes:g} float32 passes per iteration x {mpix:.2f} MP x 4 B / bandwidth "
         f"= {1e3 * bound_per_iter:.1f} ms per iteration; 'eff. passes' = measured iteration time x bandwidth / "
