@@ -1,0 +1,218 @@
+"""Each Numba kernel of deblur._kernels against its plain numpy/scipy twin in tests/naive.py."""
+
+import math
+
+import numpy as np
+import pytest
+
+import naive
+from deblur import _kernels
+
+DTYPES = [np.float32, np.float64]
+RTOL = {np.float32: 2e-5, np.float64: 1e-12}
+REG_CASES = [
+    # (name, code, eps, p)
+    ("tikhonov", _kernels.REG_TIKHONOV, 0.0, 0.8),
+    ("tv", _kernels.REG_TV, 0.05, 0.8),
+    ("hyper-laplacian", _kernels.REG_HYPER_LAPLACIAN, 0.05, 0.8),
+    ("hyper-laplacian", _kernels.REG_HYPER_LAPLACIAN, 0.1, 1.5),
+]
+
+
+def assert_close(actual, expected, dtype, scale=None):
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = max(1.0, float(np.max(np.abs(expected)))) if scale is None else scale
+    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64), expected, rtol=0, atol=RTOL[dtype] * scale)
+
+
+def kernel_taps(k, dtype):
+    """rows/cols/weights of conv_valid_taps for a kernel, as in operators._TapsConv."""
+    kh, kw = k.shape
+    a, b = np.nonzero(k)
+    return (kh - 1 - a).astype(np.int64), (kw - 1 - b).astype(np.int64), k[a, b].astype(dtype)
+
+
+# --- convolution -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kshape", [(1, 1), (3, 3), (4, 4), (2, 5), (5, 1)])
+def test_conv_valid_taps_is_scipy_valid_convolution(rng, dtype, kshape):
+    k = rng.random(kshape)
+    k[rng.random(kshape) < 0.3] = 0.0  # sparse taps, as for motion blur
+    k.flat[0] = 0.5  # keep at least one tap
+    x = rng.standard_normal((13, 11)).astype(dtype)
+    out = np.full((13 - kshape[0] + 1, 11 - kshape[1] + 1), np.nan, dtype=dtype)
+    _kernels.conv_valid_taps(x, *kernel_taps(k, dtype), out)
+    assert_close(out, naive.conv_valid(x, k), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kshape", [(1, 1), (3, 3), (4, 4), (2, 5), (5, 1)])
+def test_corr_full_taps_is_scipy_full_correlation(rng, dtype, kshape):
+    k = rng.random(kshape)
+    r = rng.standard_normal((9, 10)).astype(dtype)
+    out = np.full((9 + kshape[0] - 1, 10 + kshape[1] - 1), np.nan, dtype=dtype)
+    _kernels.corr_full_taps(r, *kernel_taps(k, dtype), out)
+    assert_close(out, naive.corr_full(r, k), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_taps_kernels_match_naive_for_arbitrary_offsets(rng, dtype):
+    rows = np.array([0, 2, 2, 1, 0], dtype=np.int64)  # repeated offsets must add up
+    cols = np.array([3, 0, 0, 1, 2], dtype=np.int64)
+    weights = rng.standard_normal(5).astype(dtype)
+    x = rng.standard_normal((10, 12)).astype(dtype)
+    out = np.empty((8, 9), dtype=dtype)
+    _kernels.conv_valid_taps(x, rows, cols, weights, out)
+    assert_close(out, naive.conv_taps(x, rows, cols, weights, out.shape), dtype)
+    back = np.empty_like(x)
+    _kernels.corr_full_taps(out, rows, cols, weights, back)
+    assert_close(back, naive.corr_taps(out, rows, cols, weights, x.shape), dtype)
+
+
+def test_conv_valid_taps_overwrites_its_output(rng):
+    x = rng.random((6, 6))
+    rows, cols, weights = kernel_taps(np.ones((2, 2)) / 4, np.float64)
+    out = np.full((5, 5), 1e9)
+    _kernels.conv_valid_taps(x, rows, cols, weights, out)
+    back = np.full((6, 6), 1e9)
+    _kernels.corr_full_taps(out, rows, cols, weights, back)
+    assert np.all(np.abs(out) < 2) and np.all(np.abs(back) < 2)
+
+
+# --- regularisers -------------------------------------------------------------------------------
+
+
+def test_naive_regularizer_gradient_matches_finite_differences(rng):
+    """The twin itself: its gradient is the derivative of its value."""
+    x = rng.random((5, 6))
+    for name, _, eps, p in REG_CASES:
+        numeric = naive.numerical_gradient(lambda z: naive.regularizer_value(z, name, eps, p), x)
+        np.testing.assert_allclose(naive.regularizer_grad(x, name, eps, p), numeric, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, code, eps, p", REG_CASES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(7, 9), (1, 5), (5, 1), (2, 2), (13, 4)])
+@pytest.mark.parametrize("chunk_rows", [1, 3, 64])
+def test_regularizer_value_grad_matches_naive(rng, name, code, eps, p, dtype, shape, chunk_rows):
+    """Value and gradient, over chunk sizes that split the rows at every possible place."""
+    x = rng.random(shape).astype(dtype)
+    grad = np.full(shape, np.nan, dtype=dtype)
+    value = _kernels.regularizer_value_grad(x, code, eps, p, 1.0, grad, False, chunk_rows)
+    expected = naive.regularizer_value(x, name, eps, p)
+    assert value == pytest.approx(expected, rel=RTOL[dtype], abs=RTOL[dtype])
+    assert_close(grad, naive.regularizer_grad(x, name, eps, p), dtype)
+    alone = _kernels.regularizer_value(x, code, eps, p)
+    assert alone == pytest.approx(expected, rel=RTOL[dtype], abs=RTOL[dtype])
+
+
+@pytest.mark.parametrize("name, code, eps, p", REG_CASES)
+def test_regularizer_kernel_gradient_matches_finite_differences(rng, name, code, eps, p):
+    x = rng.random((6, 5))
+    grad = np.empty_like(x)
+    _kernels.regularizer_value_grad(x, code, eps, p, 1.0, grad, False, 2)
+    numeric = naive.numerical_gradient(lambda z: _kernels.regularizer_value(z, code, eps, p), x)
+    np.testing.assert_allclose(grad, numeric, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_regularizer_value_grad_scales_and_accumulates(rng, dtype):
+    x = rng.random((9, 8)).astype(dtype)
+    start = rng.standard_normal((9, 8)).astype(dtype)
+    grad = start.copy()
+    _kernels.regularizer_value_grad(x, _kernels.REG_TV, 0.1, 0.8, 0.25, grad, True, 4)
+    assert_close(grad, start + 0.25 * naive.regularizer_grad(x, "tv", 0.1), dtype)
+
+
+@pytest.mark.parametrize("code", [_kernels.REG_TIKHONOV, _kernels.REG_TV, _kernels.REG_HYPER_LAPLACIAN])
+def test_regularizers_vanish_on_constant_images(code):
+    x = np.full((6, 7), 0.3)
+    grad = np.full_like(x, 5.0)
+    assert _kernels.regularizer_value_grad(x, code, 0.01, 0.8, 1.0, grad, False, 64) == pytest.approx(0, abs=1e-15)
+    assert np.all(grad == 0)
+    assert _kernels.regularizer_value(x, code, 0.01, 0.8) == pytest.approx(0, abs=1e-15)
+
+
+# --- fused vector operations --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_extrapolate(rng, dtype):
+    x, x_prev = rng.random((2, 5, 7)).astype(dtype)
+    out = np.empty_like(x)
+    _kernels.extrapolate(x, x_prev, 0.7, out)
+    assert_close(out, x + 0.7 * (x.astype(float) - x_prev), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_subtract_inplace_half_sq_and_half_sq_diff(rng, dtype):
+    a, y = rng.random((2, 6, 5)).astype(dtype)
+    expected_diff = a.astype(float) - y
+    expected = 0.5 * np.sum(expected_diff**2)
+    assert _kernels.half_sq_diff(a, y) == pytest.approx(expected, rel=RTOL[dtype])
+    value = _kernels.subtract_inplace_half_sq(a, y)
+    assert value == pytest.approx(expected, rel=RTOL[dtype])
+    assert_close(a, expected_diff, dtype)  # a now holds the residual
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scale_by_mask(rng, dtype):
+    r = rng.standard_normal((6, 6)).astype(dtype)
+    mask = rng.random((6, 6)) < 0.5
+    expected = np.where(mask, 4.0 * r, 0.0)
+    _kernels.scale_by_mask(r, mask, 4.0)
+    assert_close(r, expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("clip", [False, True])
+@pytest.mark.parametrize("delta", [0.0, 0.8])
+def test_descent_step(rng, dtype, clip, delta):
+    z, g, x, x_prev = (rng.standard_normal((4, 5, 6)) * 0.6 + 0.5).astype(dtype)
+    expected = z.astype(float) - 0.3 * g + delta * (x.astype(float) - x_prev)
+    if clip:
+        expected = np.clip(expected, 0.0, 1.0)
+    out = np.empty_like(z)
+    _kernels.descent_step(z, g, 0.3, x, x_prev, delta, 0.0, 1.0, clip, out)
+    assert_close(out, expected, dtype)
+    assert clip == bool(np.all((out >= 0) & (out <= 1)))
+    # documented aliasing: out may be x_prev
+    _kernels.descent_step(z, g, 0.3, x, x_prev, delta, 0.0, 1.0, clip, x_prev)
+    assert_close(x_prev, expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dot_and_diff_dot(rng, dtype):
+    a, b, g = rng.standard_normal((3, 7, 4)).astype(dtype)
+    a64, b64, g64 = (v.astype(np.float64) for v in (a, b, g))
+    # Sums are accumulated in float64; for float32 input the products are
+    # float32 (Numba's float() keeps float32), so allow one rounding per term.
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    scale = np.sum(np.abs(a64 * b64))
+    assert _kernels.dot(a, b) == pytest.approx(np.sum(a64 * b64), abs=tol * scale)
+    dg, dd = _kernels.diff_dot(a, b, g)
+    assert dg == pytest.approx(np.sum((a64 - b64) * g64), abs=tol * np.sum(np.abs((a64 - b64) * g64)))
+    assert dd == pytest.approx(np.sum((a64 - b64) ** 2), rel=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_all_finite(dtype, bad):
+    a = np.zeros((4, 5), dtype=dtype)
+    assert _kernels.all_finite(a)
+    a[3, 4] = bad
+    assert not _kernels.all_finite(a)
+    a[3, 4] = np.finfo(dtype).max
+    assert _kernels.all_finite(a)
+
+
+def test_penalty_rho_is_zero_at_zero_and_matches_naive():
+    for name, code, eps, p in REG_CASES:
+        for s in [0.0, 1e-4, 0.3, 2.0]:
+            rho, two_drho = _kernels._penalty(s, code, eps, p)
+            ref_rho, ref_drho = naive.penalty(s, name, eps, p)
+            assert rho == pytest.approx(float(ref_rho), rel=1e-12, abs=1e-15)
+            assert two_drho == pytest.approx(2 * float(ref_drho), rel=1e-12)
+            assert s > 0 or rho == 0 or math.isclose(rho, 0, abs_tol=1e-15)
