@@ -72,7 +72,10 @@ def baseline_methods(kernel, pads=("none", "reflect"), seed=0):
         suffix = "" if pad == "none" else ",pad"
         for n in RL_ITERS:
             methods.append(
-                (f"rl({n}{suffix})", _padded(lambda im, n=n: restoration.richardson_lucy(im, kernel, num_iter=n), kernel, pad))
+                (
+                    f"rl({n}{suffix})",
+                    _padded(lambda im, n=n: restoration.richardson_lucy(im, kernel, num_iter=n), kernel, pad),
+                )
             )
         for b in WIENER_BALANCES:
             methods.append(
@@ -239,7 +242,8 @@ def compare(cases, args):
         if not args.skip_deblur:
             rec["deblur"] = run_deblur(case)
             rec["gain"] = rec["deblur"]["psnr"] - base["best_psnr"]
-            msg += f"; deblur {rec['deblur']['psnr']:.2f} dB in {rec['deblur']['seconds']:.1f} s, gain {rec['gain']:+.2f}"
+            d = rec["deblur"]
+            msg += f"; deblur {d['psnr']:.2f} dB in {d['seconds']:.1f} s, gain {rec['gain']:+.2f}"
         print(msg, file=sys.stderr, flush=True)
         records.append(rec)
 
@@ -374,7 +378,7 @@ def weights(cases, args):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="a small case set (6 cases, about 2 minutes)")
     p.add_argument("--size", type=int, default=256, help="side of the observed frames (default 256)")
     p.add_argument("--data", default=_cases.default_data_dir(),
@@ -412,7 +416,7 @@ def main(argv=None):
         out["args"] = {k: v for k, v in vars(args).items() if k != "cache"}
         out["seconds"] = total.seconds
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(out, fh, indent=1, default=lambda o: None if isinstance(o, float) and not math.isfinite(o) else str(o))
+            json.dump(out, fh, indent=1, default=str)
         print(f"wrote {args.json}", file=sys.stderr)
     return 1 if (args.check and not ok) else 0
 

@@ -122,7 +122,7 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=2048, help="side of the square test image (default 2048)")
     p.add_argument("--repeat", type=int, default=3, help="timed runs per method; the median is reported (default 3)")
     p.add_argument("--passes", type=float, default=DEFAULT_PASSES,
-                   help=f"float32 array passes per iteration assumed for the bandwidth bound (default {DEFAULT_PASSES})")
+                   help=f"float32 array passes per iteration for the bandwidth bound (default {DEFAULT_PASSES})")
     p.add_argument("--rl-iter", type=int, default=30, help="richardson_lucy iterations (default 30)")
     p.add_argument("--kernels", nargs="+", default=None, help="subset of kernel labels: motion15@30 gauss2 shake31")
     p.add_argument("--no-skimage", action="store_true", help="time deblur only")
