@@ -400,7 +400,7 @@ def iter_rows(jobs, *, n_jobs=1):
     """Run :func:`process_file` over ``jobs``; yield ``(index, row)`` as each finishes.
 
     With ``n_jobs > 1`` the files are spread over a pool of processes
-    (started fresh - "spawn" - so Numba's threads are never forked).
+    (started fresh, so Numba's threads are never forked; see :func:`_pool_context`).
 
     On Ctrl-C, files not started are not started, running solvers stop at
     their next iteration without writing, and :class:`BatchInterrupted` is
@@ -426,7 +426,7 @@ def _iter_pool(jobs, rows, n_jobs):
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    ctx = multiprocessing.get_context("spawn")
+    ctx = _pool_context()
     stop = ctx.Event()
     pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=ctx,
                                initializer=_worker_init, initargs=(stop,))
@@ -451,6 +451,21 @@ def _iter_pool(jobs, rows, n_jobs):
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool_context():
+    """Workers start from a clean process, never a fork of this one (Numba's thread pool is not fork-safe).
+
+    Where the platform has it, a fork server that has already imported deblur
+    hands out the workers, so each one skips the imports; elsewhere, spawn.
+    """
+    import multiprocessing
+
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["deblur.batch", "deblur.api"])
+        return ctx
+    return multiprocessing.get_context("spawn")
 
 
 def _future_row(fut, job):

@@ -17,6 +17,11 @@ import numpy as np
 
 __all__ = ["LUMA_WEIGHTS", "srgb_to_linear", "linear_to_srgb", "split_luma", "merge_luma"]
 
+# Where the encoding curve leaves its linear segment. The standard rounds it
+# to 0.0031308, a hair below 0.04045 / 12.92, so values between the two
+# would not round-trip; the decoder's own knee keeps the pair exact inverses.
+_KNEE = 0.04045 / 12.92
+
 # Rec. 709 / sRGB luminance weights (IEC 61966-2-1 primaries).
 LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
 
@@ -59,8 +64,8 @@ def linear_to_srgb(values):
     v = np.asarray(values)
     dtype = v.dtype if v.dtype.kind == "f" else np.float64
     v = v.astype(dtype, copy=False)
-    high = 1.055 * np.maximum(v, 0.0031308) ** (1 / 2.4) - 0.055
-    return np.where(v <= 0.0031308, 12.92 * v, high).astype(dtype)
+    high = 1.055 * np.maximum(v, _KNEE) ** (1 / 2.4) - 0.055
+    return np.where(v <= _KNEE, 12.92 * v, high).astype(dtype)
 
 
 def split_luma(rgb):

@@ -585,10 +585,13 @@ def atomic_write(path, write, *, overwrite=False):
         os.close(fd)
         with contextlib.suppress(OSError):
             os.chmod(tmp, _file_mode())
-        with open(tmp, "wb") as fh:  # by name: some writers (tifffile) want fh.name to be a path
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(tmp, "wb") as fh:  # by name: some writers (tifffile) want fh.name to be a path
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:  # disk full, quota, I/O error: the reason in words, no traceback
+            raise ImageFileError(f"could not write {path}: {exc.strerror or exc}") from exc
         if overwrite:
             os.replace(tmp, path)
         else:

@@ -55,3 +55,9 @@ def test_luma_of_gray_is_gray_and_chroma_zero():
 def test_split_luma_rejects_gray():
     with pytest.raises(ValueError, match="RGB"):
         color.split_luma(np.zeros((3, 3)))
+
+
+def test_round_trip_at_the_knee():
+    """The standard's rounded knee (0.0031308) would map 0.04045 to 0.0404499..."""
+    knee = np.array([0.04045, 0.0404501, 0.0404499])
+    np.testing.assert_allclose(color.linear_to_srgb(color.srgb_to_linear(knee)), knee, rtol=0, atol=1e-12)

@@ -1,0 +1,356 @@
+"""The ``deblur`` command line, through click's CliRunner: every command and error path."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image, ImageCms
+
+from deblur import cli
+from deblur import io as imio
+
+FAST = ["--iterations", "3"]
+PSF = ["--psf", "gaussian:sigma=1"]
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def gray(tmp_path):
+    """A 32x32 8-bit gray image with some structure."""
+    y, x = np.mgrid[:32, :32]
+    arr = (128 + 100 * np.sin(x / 3.0) * np.cos(y / 5.0)).astype(np.uint8)
+    path = tmp_path / "gray.png"
+    Image.fromarray(arr).save(path)
+    return path
+
+
+@pytest.fixture
+def rgba(tmp_path):
+    rng = np.random.default_rng(3)
+    arr = rng.integers(0, 256, (24, 28, 4), dtype=np.uint8)
+    path = tmp_path / "rgba.png"
+    Image.fromarray(arr).save(path)
+    return path, arr
+
+
+def run(runner, *args):
+    return runner.invoke(cli.main, [str(a) for a in args], catch_exceptions=False)
+
+
+def no_partial_files(folder):
+    return not [n for n in os.listdir(folder) if n.endswith(".part")]
+
+
+# --------------------------------------------------------------------------- group
+
+
+def test_help_and_version(runner):
+    result = run(runner, "--help")
+    assert result.exit_code == 0
+    for command in ("restore", "batch", "psf", "blur"):
+        assert command in result.output
+    assert run(runner, "--version").output.strip().endswith(__import__("deblur").__version__)
+    for command in ("restore", "batch", "psf", "blur"):
+        assert run(runner, command, "--help").exit_code == 0
+
+
+def test_python_dash_m_and_light_start():
+    """``python -m deblur --help`` (run as -m does) works without loading matplotlib or compiling."""
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['deblur', '--help']\n"
+        "try:\n    runpy.run_module('deblur', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+        "print('heavy:', sorted(m for m in sys.modules if m.startswith(('matplotlib', 'tifffile', 'skimage'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "Usage: deblur" in out.stdout and "heavy: []" in out.stdout
+
+
+# --------------------------------------------------------------------------- restore
+
+
+def test_restore_default_output_and_summary(runner, gray, tmp_path):
+    result = run(runner, "restore", gray, *PSF, *FAST)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "gray.deblurred.png"
+    assert out.exists() and no_partial_files(tmp_path)
+    assert "3 iterations" in result.stdout and "final cost" in result.stdout and str(out) in result.stdout
+    with Image.open(out) as im:
+        assert im.mode == "L" and im.size == (32, 32)
+
+
+def test_restore_never_overwrites_without_flag(runner, gray, tmp_path):
+    out = tmp_path / "o.png"
+    out.write_bytes(b"precious")
+    result = run(runner, "restore", gray, *PSF, *FAST, "-o", out)
+    assert result.exit_code == 2
+    assert "already exists" in result.stderr and "--overwrite" in result.stderr
+    assert out.read_bytes() == b"precious"
+    result = run(runner, "restore", gray, *PSF, *FAST, "-o", out, "--overwrite")
+    assert result.exit_code == 0
+    assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_restore_refuses_to_replace_input(runner, gray):
+    before = gray.read_bytes()
+    result = run(runner, "restore", gray, *PSF, *FAST, "-o", gray)
+    assert result.exit_code == 2 and "input" in result.stderr
+    assert gray.read_bytes() == before
+
+
+def test_missing_psf_lists_the_forms(runner, gray):
+    result = run(runner, "restore", gray)
+    assert result.exit_code == 2
+    for form in ("gaussian:sigma=2", "disk:radius=3", "motion:length=15,angle=30", "box:size=5", "kernel file"):
+        assert form in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("blob:size=3", "unknown PSF kind"),
+        ("gaussian:sigma=-1", "positive"),
+        ("gaussian:sigma=abc", "number"),
+        ("motion:angle=3", "missing parameter"),
+        ("box:size", "key=value"),
+        ("nokernel.npy", "not found"),
+    ],
+)
+def test_bad_psf_specs_are_usage_errors(runner, gray, spec, message):
+    result = run(runner, "restore", gray, "--psf", spec)
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_psf_larger_than_image(runner, tmp_path):
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "small.png")
+    result = run(runner, "restore", tmp_path / "small.png", "--psf", "box:size=11", *FAST)
+    assert result.exit_code == 2 and "larger than the image" in result.stderr
+    assert os.listdir(tmp_path) == ["small.png"]
+
+
+def test_missing_input(runner, tmp_path):
+    result = run(runner, "restore", tmp_path / "nope.png", *PSF)
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_non_image_and_truncated_input(runner, gray, tmp_path):
+    (tmp_path / "notes.png").write_text("not an image")
+    result = run(runner, "restore", tmp_path / "notes.png", *PSF)
+    assert result.exit_code == 1 and "not an image" in result.stderr and "Traceback" not in result.output
+    blob = gray.read_bytes()
+    (tmp_path / "cut.png").write_bytes(blob[: len(blob) // 2])
+    result = run(runner, "restore", tmp_path / "cut.png", *PSF)
+    assert result.exit_code == 1 and ("truncated" in result.stderr or "damaged" in result.stderr)
+    assert not (tmp_path / "cut.deblurred.png").exists()
+
+
+def test_unwritable_output_folder(runner, gray, tmp_path):
+    result = run(runner, "restore", gray, *PSF, "-o", tmp_path / "missing" / "o.png")
+    assert result.exit_code == 1 and "does not exist" in result.stderr
+    (tmp_path / "afile").write_text("x")
+    result = run(runner, "restore", gray, *PSF, "-o", tmp_path / "afile" / "o.png")
+    assert result.exit_code == 1 and "cannot write" in result.stderr
+
+
+def test_bad_option_values(runner, gray):
+    for args, word in [
+        (["--lr", "0"], "--lr"),
+        (["--weight", "lots"], "--weight"),
+        (["--schedule", "fast"], "--schedule"),
+        (["--iterations", "0"], "--iterations"),
+        (["-o", "out.xyz"], ".png"),
+        (["--history", "h.txt"], ".json"),
+        (["--plot", "p.gif"], ".png"),
+    ]:
+        result = run(runner, "restore", gray, *PSF, *args)
+        assert result.exit_code == 2, args
+        assert word in result.stderr, (args, result.stderr)
+
+
+def test_plot_history_compare_reference(runner, gray, tmp_path):
+    args = ["--plot", tmp_path / "conv.png", "--history", tmp_path / "h.json", "--compare", tmp_path / "cmp.png"]
+    result = run(runner, "restore", gray, *PSF, "--iterations", "4", "--reference", gray, *args)
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "conv.png") as im:
+        assert im.format == "PNG" and im.size[1] > 300
+    doc = json.loads((tmp_path / "h.json").read_text())
+    assert doc["iterations"] == 4 and doc["stop_reason"] == "max_iter"
+    assert len(doc["history"]["cost"]) == 5 and all(v is not None for v in doc["history"]["psnr"][1:])
+    assert doc["settings"]["schedule"] == "auto" and doc["input"].endswith("gray.png")
+    with Image.open(tmp_path / "cmp.png") as im:
+        assert im.size[0] >= 64
+    result = run(runner, "restore", gray, *PSF, *FAST, "-o", tmp_path / "b.png", "--history", tmp_path / "h.csv")
+    rows = list(csv.DictReader((tmp_path / "h.csv").read_text().splitlines()))
+    assert len(rows) == 4 and float(rows[-1]["iteration"]) == 3 and float(rows[-1]["cost"]) > 0
+
+
+def test_side_outputs_are_refused_too(runner, gray, tmp_path):
+    (tmp_path / "h.json").write_text("{}")
+    result = run(runner, "restore", gray, *PSF, *FAST, "--history", tmp_path / "h.json")
+    assert result.exit_code == 2 and "h.json already exists" in result.stderr
+    assert not (tmp_path / "gray.deblurred.png").exists()
+
+
+def test_rgba_alpha_untouched(runner, rgba, tmp_path):
+    path, arr = rgba
+    result = run(runner, "restore", path, *PSF, *FAST, "--color", "luma", "--linear")
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "rgba.deblurred.png") as im:
+        assert im.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(im)[..., 3], arr[..., 3])
+
+
+def test_rgb_channels_and_luma_differ(runner, rgba, tmp_path):
+    path, _ = rgba
+    assert run(runner, "restore", path, *PSF, *FAST, "-o", tmp_path / "rgb.png").exit_code == 0
+    assert run(runner, "restore", path, *PSF, *FAST, "-o", tmp_path / "luma.png", "--color", "luma").exit_code == 0
+    a = imio.read_image(tmp_path / "rgb.png").pixels
+    b = imio.read_image(tmp_path / "luma.png").pixels
+    assert a.shape == b.shape == (24, 28, 3) and not np.array_equal(a, b)
+
+
+def test_sixteen_bit_stays_sixteen_bit(runner, tmp_path):
+    arr = (np.random.default_rng(4).random((24, 24)) * 65535).astype(np.uint16)
+    Image.fromarray(arr).save(tmp_path / "g16.png")
+    assert run(runner, "restore", tmp_path / "g16.png", *PSF, *FAST).exit_code == 0
+    out = imio.read_image(tmp_path / "g16.deblurred.png")
+    assert out.pixels.dtype == np.uint16
+    rgb16 = (np.random.default_rng(5).random((24, 24, 3)) * 65535).astype(np.uint16)
+    imio.write_image(tmp_path / "c16.png", imio.ImageData(rgb16))
+    assert run(runner, "restore", tmp_path / "c16.png", *PSF, *FAST).exit_code == 0
+    out = imio.read_image(tmp_path / "c16.deblurred.png")
+    assert out.pixels.dtype == np.uint16 and out.pixels.shape == (24, 24, 3)
+    assert len(np.unique(out.pixels)) > 256  # really 16 bits of levels, not 8 scaled up
+
+
+def test_exif_and_icc_carried(runner, tmp_path):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = "DeblurCam"
+    rgb = np.random.default_rng(6).integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "p.jpg", exif=exif.tobytes(), icc_profile=icc, quality=95)
+    result = run(runner, "restore", tmp_path / "p.jpg", *PSF, *FAST, "--quality", "80")
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "p.deblurred.jpg") as im:
+        assert im.info["icc_profile"] == icc
+        assert im.getexif()[0x010F] == "DeblurCam"
+
+
+def test_large_step_is_explained(runner, gray, tmp_path):
+    result = run(runner, "restore", gray, *PSF, "--lr", "50", "--iterations", "6", "--momentum", "none")
+    assert result.exit_code == 0, result.output
+    assert "too large" in result.stderr and "--lr" in result.stderr and "--plot" in result.stderr
+
+
+def test_quiet_prints_nothing_but_warnings(runner, gray, tmp_path):
+    result = run(runner, "restore", gray, *PSF, *FAST, "--quiet")
+    assert result.exit_code == 0 and result.stdout == ""
+
+
+def test_failure_while_writing_leaves_no_file(runner, gray, tmp_path, monkeypatch):
+    def broken_save(self, fp, *args, **kwargs):
+        fp.write(b"\x89PNG half of it")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    result = run(runner, "restore", gray, *PSF, *FAST)
+    assert result.exit_code != 0
+    assert not (tmp_path / "gray.deblurred.png").exists() and no_partial_files(tmp_path)
+
+
+def test_ctrl_c_during_solve(runner, gray, tmp_path, monkeypatch):
+    from deblur import api
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "solve", interrupted)
+    result = run(runner, "restore", gray, *PSF, *FAST)
+    assert result.exit_code == 130 and "nothing was written" in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["gray.png"]
+
+
+def test_progress_bar_draws_and_clears(capsys):
+    bar = cli.IterationProgress(10, enabled=True)
+    bar.start(2, 10)
+    state = type("S", (), {"iteration": 5, "cost": 1.5, "step": 0.5})()
+    bar(state)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "5/10" in err and "channel 1/2" in err and "cost 1.5" in err
+
+
+# --------------------------------------------------------------------------- psf and blur
+
+
+@pytest.mark.parametrize("ext", [".png", ".npy", ".csv", ".tif"])
+def test_psf_files_round_trip(runner, tmp_path, ext):
+    from deblur import psf
+
+    out = tmp_path / f"k{ext}"
+    result = run(runner, "psf", "motion:length=7,angle=30", "-o", out)
+    assert result.exit_code == 0 and "non-zero taps" in result.stdout
+    np.testing.assert_allclose(psf.load(out), psf.parse("motion:length=7,angle=30"), atol=2e-5)
+    assert run(runner, "psf", "box:size=3", "-o", out).exit_code == 2  # exists
+
+
+def test_psf_bad_spec_and_extension(runner, tmp_path):
+    assert run(runner, "psf", "blob:x=1", "-o", tmp_path / "k.png").exit_code == 2
+    result = run(runner, "psf", "box:size=3", "-o", tmp_path / "k.jpg")
+    assert result.exit_code == 2 and ".npy" in result.stderr
+
+
+def test_blur_reproducible_and_valid_mode(runner, gray, tmp_path):
+    args = ["blur", gray, "--psf", "disk:radius=2", "--noise", "0.02", "--seed", "3"]
+    assert run(runner, *args, "-o", tmp_path / "b1.png").exit_code == 0
+    assert run(runner, *args, "-o", tmp_path / "b2.png").exit_code == 0
+    a, b = (imio.read_image(tmp_path / n).pixels for n in ("b1.png", "b2.png"))
+    np.testing.assert_array_equal(a, b)
+    assert run(runner, *args, "-o", tmp_path / "v.png", "--boundary", "valid").exit_code == 0
+    assert imio.read_image(tmp_path / "v.png").pixels.shape == (28, 28)  # 5x5 disk: 2 px lost per side
+    assert run(runner, *args, "-o", tmp_path / "b1.png").exit_code == 2
+
+
+def test_blur_then_restore_gets_closer(runner, tmp_path):
+    """End to end: blur a sharp image, restore it, and land nearer the original."""
+    from skimage.data import camera
+
+    sharp = camera()[::8, ::8][:48, :48]
+    Image.fromarray(sharp).save(tmp_path / "sharp.png")
+    assert run(runner, "blur", tmp_path / "sharp.png", "--psf", "gaussian:sigma=1.5", "-o", tmp_path / "b.png").exit_code == 0
+    result = run(runner, "restore", tmp_path / "b.png", "--psf", "gaussian:sigma=1.5", "--iterations", "40",
+                 "--boundary", "reflect")
+    assert result.exit_code == 0, result.output
+    blurred = imio.read_image(tmp_path / "b.png").pixels.astype(float)
+    restored = imio.read_image(tmp_path / "b.deblurred.png").pixels.astype(float)
+    err = lambda x: np.abs(x[4:-4, 4:-4] - sharp[4:-4, 4:-4]).mean()  # noqa: E731
+    assert err(restored) < err(blurred)
+
+
+def test_blur_psf_larger_than_image(runner, tmp_path):
+    Image.fromarray(np.zeros((6, 6), np.uint8)).save(tmp_path / "s.png")
+    result = run(runner, "blur", tmp_path / "s.png", "--psf", "box:size=9", "-o", tmp_path / "b.png")
+    assert result.exit_code == 2 and "larger than the image" in result.stderr
+
+
+def test_missing_psf_error_lives_in_one_place(gray):
+    """Blind estimation will make 'estimate' the default: only PSF_DEFAULT and _resolve_psf decide."""
+    assert cli.PSF_DEFAULT is None
+    import click
+
+    with pytest.raises(click.UsageError, match="--psf is required"):
+        cli._resolve_psf(None, None)
+    assert cli._resolve_psf(None, "estimate") == "estimate"
