@@ -461,6 +461,17 @@ def machine_info():
     except Exception as exc:  # noqa: BLE001 - the engine may not be importable yet
         info["deblur"] = f"not importable: {exc}"
     try:
+        import subprocess
+
+        head = subprocess.run(["git", "-C", REPO_ROOT, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", REPO_ROOT, "status", "--porcelain", "--", "deblur"], capture_output=True,
+                               text=True, timeout=10)
+        if head.returncode == 0:
+            info["git_commit"] = head.stdout.strip()
+            info["deblur_modified_since_commit"] = bool(dirty.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
         info["loadavg"] = list(os.getloadavg())
     except OSError:
         pass
