@@ -117,6 +117,9 @@ def convergence_figure(history, *, events=(), title=None, settings=None, weight=
     step = _positive(history["step"])
     ax.plot(it, step, color="#9467bd", lw=1.6, drawstyle="steps-post")
     _log_axis(ax, "step size")
+    finite = step[np.isfinite(step)]
+    if finite.size and finite.max() < 4 * finite.min():  # a near-constant step: a narrow band, not two decades
+        ax.set_ylim(finite.min() / 2, finite.max() * 2)
     limits = [float(e.stability_limit) for e in events if math.isfinite(getattr(e, "stability_limit", math.nan))]
     if limits:
         limit = min(limits)  # channels differ a little; the smallest is the safe bound

@@ -332,7 +332,7 @@ def test_atomic_write_failure_keeps_old_file(tmp_path):
         fh.write(b"partial")
         raise OSError("disk full")
 
-    with pytest.raises(OSError):
+    with pytest.raises(imio.ImageFileError, match="disk full"):
         imio.atomic_write(target, write, overwrite=True)
     assert target.read_bytes() == b"old" and _no_temp_files(tmp_path)
 
