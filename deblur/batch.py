@@ -94,10 +94,17 @@ class RestoreOptions:
     quality: object = None
     overwrite: bool = False
     max_pixels: object = None
+    # finer solver knobs: None leaves the library's default
+    gtol: object = None
+    batch_fraction: object = None
+    decay: object = None
+    preconditioner: object = None
 
     def solver_kwargs(self):
         """Keyword arguments for :func:`deblur.solve` (image, psf and channel_axis apart)."""
+        extra = {name: getattr(self, name) for name in ("gtol", "batch_fraction", "decay", "preconditioner")}
         return dict(
+            **{k: v for k, v in extra.items() if v is not None},
             schedule=self.schedule,
             lr=self.lr,
             momentum=self.momentum,
@@ -361,7 +368,7 @@ def process_file(job):
     The unit of work for any backend: picklable in, picklable out.
     """
     if _stop_requested():
-        return Row(file=job.label or job.input, status="interrupted", error="stopped before it started")
+        return Row(file=job.label or job.input, status="interrupted", error="not started")
     t0 = time.perf_counter()
     try:
         return restore_file(job).row
@@ -408,17 +415,21 @@ def iter_rows(jobs, *, n_jobs=1):
     """
     jobs = list(jobs)
     rows = [None] * len(jobs)
+    running = None
     try:
         if n_jobs <= 1 or len(jobs) <= 1:
             for i, job in enumerate(jobs):
+                running = i
                 rows[i] = process_file(job)
+                running = None
                 yield i, rows[i]
         else:
             yield from _iter_pool(jobs, rows, n_jobs)
     except KeyboardInterrupt:
         for i, job in enumerate(jobs):
             if rows[i] is None:
-                rows[i] = Row(file=job.label or job.input, status="interrupted", error="stopped; nothing written")
+                what = "stopped; nothing written" if i == running else "not started"
+                rows[i] = Row(file=job.label or job.input, status="interrupted", error=what)
         raise BatchInterrupted(rows) from None
 
 

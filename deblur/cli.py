@@ -16,7 +16,10 @@ import time
 import click
 
 from . import __version__
+from . import options as _names
 from .options import BOUNDARIES, MOMENTA, REGULARIZERS, SCHEDULES, VARIANTS
+
+PRECONDITIONERS = getattr(_names, "PRECONDITIONERS", ("fourier", "none"))
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -145,8 +148,17 @@ solver_options = _stack(
                  help="Regularisation weight lambda; 'auto' sets it from the estimated noise."),
     click.option("--boundary", type=click.Choice(BOUNDARIES), default="valid", show_default=True,
                  help="How the blur treats the image border."),
-    click.option("--seed", type=int, default=None, help="Random seed (minibatch/stochastic variants)."),
+    click.option("--seed", type=click.IntRange(min=0), default=None,
+                 help="Random seed (minibatch/stochastic variants)."),
     click.option("--float64", is_flag=True, help="Compute in double precision (slower; default float32)."),
+    click.option("--preconditioner", type=click.Choice(PRECONDITIONERS), default=None,
+                 help="Precondition the gradient [default: the library's]."),
+    click.option("--gtol", type=click.FloatRange(min=0), default=None,
+                 help="Also stop when the gradient norm falls below this fraction of its first value."),
+    click.option("--batch-fraction", type=click.FloatRange(min=0, max=1, min_open=True), default=None,
+                 help="Share of the image per step for minibatch/stochastic [default: the library's]."),
+    click.option("--decay", type=click.FloatRange(min=0, min_open=True), default=None,
+                 help="Parameter of the decaying schedules (exponential, step, inverse-time, cosine)."),
 )
 
 color_options = _stack(
@@ -187,6 +199,10 @@ def _restore_options(ctx, kw):
         quality=kw["quality"],
         overwrite=kw["overwrite"],
         max_pixels=kw["max_pixels"],
+        gtol=kw["gtol"],
+        batch_fraction=kw["batch_fraction"],
+        decay=kw["decay"],
+        preconditioner=kw["preconditioner"],
     )
 
 

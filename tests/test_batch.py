@@ -115,7 +115,9 @@ def test_keyboard_interrupt_gives_every_row(images, tmp_path, monkeypatch):
     monkeypatch.setattr(batch, "process_file", interrupt_second)
     with pytest.raises(batch.BatchInterrupted) as info:
         list(batch.iter_rows([_job(p, out) for p in images]))
-    assert [r.status for r in info.value.rows] == ["ok", "interrupted", "interrupted"]
+    rows = info.value.rows
+    assert [r.status for r in rows] == ["ok", "interrupted", "interrupted"]
+    assert rows[1].error == "stopped; nothing written" and rows[2].error == "not started"
 
 
 def test_find_images(tmp_path):

@@ -354,3 +354,13 @@ def test_missing_psf_error_lives_in_one_place(gray):
     with pytest.raises(click.UsageError, match="--psf is required"):
         cli._resolve_psf(None, None)
     assert cli._resolve_psf(None, "estimate") == "estimate"
+
+
+def test_shell_completion_offers_psf_forms():
+    from click.shell_completion import ShellComplete
+
+    complete = ShellComplete(cli.main, {}, "deblur", "_DEBLUR_COMPLETE")
+    values = [c.value for c in complete.get_completions(["restore", "x.png", "--psf"], "mo")]
+    assert "motion:length=" in values
+    values = [c.value for c in complete.get_completions(["restore", "x.png", "--schedule"], "a")]
+    assert set(values) == {"auto", "armijo"}
