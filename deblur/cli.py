@@ -538,12 +538,7 @@ def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, r
     if not files:
         where = "or its sub-folders " if recursive else ""
         more = "" if recursive else " (pass --recursive to look in sub-folders)"
-        raise click.UsageError(f"no files matching {pattern} in {input_dir} {where}{more}".rstrip())
-    try:
-        os.makedirs(out_abs, exist_ok=True)
-    except OSError as exc:
-        raise Failure(f"cannot create the output folder {output_dir}: {exc.strerror or exc}") from None
-
+        raise click.UsageError(f"no files matching {pattern} in {input_dir} {where}{more}".replace("  ", " ").rstrip())
     rels = [os.path.relpath(f, in_abs) for f in files]
     stems = [os.path.splitext(r)[0] for r in rels]
     jobs_list, rows, existing = [], [], []
@@ -568,7 +563,6 @@ def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, r
             existing.append(next(p for p in targets if os.path.lexists(p)))
         if job.reference is not None and not os.path.isfile(job.reference):
             raise click.UsageError(f"--reference-dir has no {rel}; every input needs its sharp original there")
-        os.makedirs(os.path.dirname(out), exist_ok=True)
         jobs_list.append(job)
     if existing:
         shown = ", ".join(os.path.relpath(p, out_abs) for p in existing[:3]) + (", ..." if len(existing) > 3 else "")
@@ -577,6 +571,12 @@ def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, r
             "leave them alone, or --overwrite to replace them"
         )
 
+    try:  # the output folder and its mirrored sub-folders, now that nothing stops the batch before it starts
+        os.makedirs(out_abs, exist_ok=True)
+        for job in jobs_list:
+            os.makedirs(os.path.dirname(job.output), exist_ok=True)
+    except OSError as exc:
+        raise Failure(f"cannot create the output folder {output_dir}: {exc.strerror or exc}") from None
     summary = summary or os.path.join(out_abs, "deblur-summary.csv")
     if jobs_list:
         _announce_compilation(quiet)

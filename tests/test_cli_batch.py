@@ -120,3 +120,12 @@ def test_ctrl_c_stops_cleanly(folder, tmp_path, monkeypatch):
     rows = list(csv.DictReader((out / "deblur-summary.csv").read_text().splitlines()))
     assert [r["status"] for r in rows] == ["ok", "interrupted", "interrupted"]
     assert _no_part_files(out)
+
+
+def test_unwritable_output_folder_and_no_stray_folders(folder, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    result = run("batch", folder, tmp_path / "afile" / "out", *FAST)
+    assert result.exit_code == 1 and "cannot create the output folder" in result.stderr
+    result = run("batch", folder, tmp_path / "o2", *FAST, "--reference-dir", tmp_path / "afile")
+    assert result.exit_code == 2
+    assert not (tmp_path / "o2").exists()  # a usage error creates nothing
