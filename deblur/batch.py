@@ -77,47 +77,56 @@ class RestoreOptions:
     """
 
     psf: object = None
-    schedule: str = "auto"
+    # solver choices: None leaves the library's default (one place for defaults: deblur.solve)
+    schedule: object = None
     lr: object = None
-    momentum: str = "nesterov"
-    variant: str = "full"
-    iterations: object = None
-    tol: float = 1e-5
+    momentum: object = None
+    variant: object = None
+    iterations: object = None  # max_num_iter
+    tol: object = None
     time_limit: object = None
-    regularizer: str = "tv"
-    weight: object = "auto"
-    boundary: str = "valid"
+    regularizer: object = None
+    weight: object = None
+    boundary: object = None
     seed: object = None
-    float64: bool = False
+    float64: bool = False  # precision='float64'
+    preconditioner: object = None
+    gtol: object = None
+    batch_fraction: object = None
+    decay: object = None
+    # files and colour
     color: str = "rgb"  # 'rgb': every channel; 'luma': luminance only, chroma kept
     linear: bool = False  # decode sRGB to linear light before, re-encode after
     quality: object = None
     overwrite: bool = False
     max_pixels: object = None
-    # finer solver knobs: None leaves the library's default
-    gtol: object = None
-    batch_fraction: object = None
-    decay: object = None
-    preconditioner: object = None
+
+    SOLVER_FIELDS = {  # our name -> deblur.solve's
+        "schedule": "schedule",
+        "lr": "lr",
+        "momentum": "momentum",
+        "variant": "variant",
+        "iterations": "max_num_iter",
+        "tol": "tol",
+        "time_limit": "time_limit",
+        "regularizer": "regularizer",
+        "weight": "weight",
+        "boundary": "boundary",
+        "seed": "seed",
+        "preconditioner": "preconditioner",
+        "gtol": "gtol",
+        "batch_fraction": "batch_fraction",
+        "decay": "decay",
+    }
 
     def solver_kwargs(self):
-        """Keyword arguments for :func:`deblur.solve` (image, psf and channel_axis apart)."""
-        extra = {name: getattr(self, name) for name in ("gtol", "batch_fraction", "decay", "preconditioner")}
-        return dict(
-            **{k: v for k, v in extra.items() if v is not None},
-            schedule=self.schedule,
-            lr=self.lr,
-            momentum=self.momentum,
-            variant=self.variant,
-            max_num_iter=self.iterations,
-            tol=self.tol,
-            time_limit=self.time_limit,
-            regularizer=self.regularizer,
-            weight=self.weight,
-            boundary=self.boundary,
-            seed=self.seed,
-            precision="float64" if self.float64 else "float32",
-        )
+        """Keyword arguments for :func:`deblur.solve` (image, psf and channel_axis apart): only
+        the choices made, so the library's defaults apply to the rest."""
+        kwargs = {theirs: getattr(self, ours) for ours, theirs in self.SOLVER_FIELDS.items()}
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        if self.float64:
+            kwargs["precision"] = "float64"
+        return kwargs
 
 
 @dataclass(frozen=True)

@@ -128,37 +128,77 @@ psf_option = click.option(
     help=f"The blur: {PSF_FORMS}.",
 )
 
+def library_defaults():
+    """The defaults of :func:`deblur.solve`, read from its signature (imports the engine: only for --help)."""
+    import inspect
+
+    from . import api
+
+    params = inspect.signature(api.solve).parameters
+    found = {name: p.default for name, p in params.items() if p.default is not inspect.Parameter.empty}
+    if found.get("max_num_iter") is None and hasattr(api, "DEFAULT_MAX_NUM_ITER"):
+        found["max_num_iter"] = api.DEFAULT_MAX_NUM_ITER
+    return found
+
+
+class SolverOption(click.Option):
+    """A solver choice left to :func:`deblur.solve` when not given.
+
+    Its default lives in one place, the library; ``--help`` reads it from
+    there when it is shown, so the command line never restates it.
+    """
+
+    def __init__(self, *args, solve_name=None, **kwargs):
+        kwargs.setdefault("default", None)
+        super().__init__(*args, **kwargs)
+        self.solve_name = solve_name or self.name
+
+    def get_help_record(self, ctx):
+        record = super().get_help_record(ctx)
+        if record is None:
+            return record
+        try:
+            default = library_defaults().get(self.solve_name)
+        except Exception:  # noqa: BLE001 - help must render even if the engine does not import
+            default = None
+        if default is None:
+            return record
+        names, text = record
+        return names, f"{text}  [default: {default}]".strip()
+
+
+def solver_option(*names, solve_name=None, **kwargs):
+    return click.option(*names, cls=SolverOption, solve_name=solve_name, **kwargs)
+
+
 solver_options = _stack(
-    click.option("--schedule", type=click.Choice(SCHEDULES), default="auto", show_default=True,
-                 help="Step-size schedule. 'armijo' and 'bb' choose steps themselves; see docs/cli.md."),
-    click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
-                 help="Step size (learning rate) [default: auto, 1/L]. Above 2/L plain descent diverges."),
-    click.option("--momentum", type=click.Choice(MOMENTA), default="nesterov", show_default=True),
-    click.option("--variant", type=click.Choice(VARIANTS), default="full", show_default=True,
-                 help="full: the exact gradient each step; minibatch/stochastic: cheaper, noisier gradients from random "
-                      "parts of the image (--seed repeats a run)."),
-    click.option("--iterations", type=click.IntRange(min=1), default=None, metavar="N",
-                 help="Iteration limit [default: the library's]."),
-    click.option("--tol", type=click.FloatRange(min=0), default=1e-5, show_default=True,
-                 help="Stop when the relative change of the cost falls below this."),
-    click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
-                 help="Stop after this many seconds."),
-    click.option("--regularizer", type=click.Choice(REGULARIZERS), default="tv", show_default=True),
-    click.option("--weight", type=Weight(), default="auto", show_default=True,
-                 help="Regularisation weight lambda; 'auto' sets it from the estimated noise."),
-    click.option("--boundary", type=click.Choice(BOUNDARIES), default="valid", show_default=True,
-                 help="How the blur treats the image border."),
-    click.option("--seed", type=click.IntRange(min=0), default=None,
-                 help="Random seed (minibatch/stochastic variants)."),
+    solver_option("--schedule", type=click.Choice(SCHEDULES),
+                  help="Step-size schedule. 'armijo' and 'bb' choose steps themselves; see docs/cli.md."),
+    solver_option("--lr", type=click.FloatRange(min=0, min_open=True),
+                  help="Step size (learning rate) [default: 1/L]. Above 2/L plain descent diverges."),
+    solver_option("--momentum", type=click.Choice(MOMENTA)),
+    solver_option("--variant", type=click.Choice(VARIANTS),
+                  help="full: the exact gradient each step; minibatch/stochastic: cheaper, noisier gradients from "
+                       "random parts of the image (--seed repeats a run)."),
+    solver_option("--iterations", solve_name="max_num_iter", type=click.IntRange(min=1), metavar="N",
+                  help="Iteration limit."),
+    solver_option("--tol", type=click.FloatRange(min=0),
+                  help="Stop when the relative change of the cost falls below this."),
+    solver_option("--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                  help="Stop after this many seconds."),
+    solver_option("--regularizer", type=click.Choice(REGULARIZERS), help="Penalty on image gradients."),
+    solver_option("--weight", type=Weight(),
+                  help="Regularisation weight lambda; 'auto' sets it from the estimated noise."),
+    solver_option("--boundary", type=click.Choice(BOUNDARIES), help="How the blur treats the image border."),
+    solver_option("--seed", type=click.IntRange(min=0), help="Random seed (minibatch/stochastic variants)."),
     click.option("--float64", is_flag=True, help="Compute in double precision (slower; default float32)."),
-    click.option("--preconditioner", type=click.Choice(PRECONDITIONERS), default=None,
-                 help="Precondition the gradient [default: the library's]."),
-    click.option("--gtol", type=click.FloatRange(min=0), default=None,
-                 help="Also stop when the gradient norm falls below this fraction of its first value."),
-    click.option("--batch-fraction", type=click.FloatRange(min=0, max=1, min_open=True), default=None,
-                 help="Share of the image per step for minibatch/stochastic [default: the library's]."),
-    click.option("--decay", type=click.FloatRange(min=0, min_open=True), default=None,
-                 help="Parameter of the decaying schedules (exponential, step, inverse-time, cosine)."),
+    solver_option("--preconditioner", type=click.Choice(PRECONDITIONERS), help="Precondition the gradient."),
+    solver_option("--gtol", type=click.FloatRange(min=0),
+                  help="Also stop when the gradient norm falls below this fraction of its first value."),
+    solver_option("--batch-fraction", type=click.FloatRange(min=0, max=1, min_open=True),
+                  help="Share of the image per step for minibatch/stochastic."),
+    solver_option("--decay", type=click.FloatRange(min=0, min_open=True),
+                  help="Parameter of the decaying schedules (exponential, step, inverse-time, cosine)."),
 )
 
 color_options = _stack(
@@ -268,11 +308,13 @@ class IterationProgress:
 
 def _stop_words(result, options):
     reason = result.stop_reason
+    settings = result.settings or {}
+    tol, limit = settings.get("tol", options.tol), settings.get("time_limit", options.time_limit)
     return {
         "max_iter": "reached the iteration limit",
-        "tol": f"converged (cost change below --tol {options.tol:g})",
+        "tol": f"converged (cost change below --tol {tol:g})" if tol is not None else "converged",
         "gtol": "converged (gradient small)",
-        "time_limit": f"reached --time-limit {options.time_limit:g} s" if options.time_limit else "reached the time limit",
+        "time_limit": f"reached --time-limit {limit:g} s" if limit else "reached the time limit",
         "callback": "stopped",
         "step_underflow": "stopped: the step shrank to nothing after repeated back-offs",
     }.get(reason, f"stopped ({reason})")

@@ -364,3 +364,24 @@ def test_shell_completion_offers_psf_forms():
     assert "motion:length=" in values
     values = [c.value for c in complete.get_completions(["restore", "x.png", "--schedule"], "a")]
     assert set(values) == {"auto", "armijo"}
+
+
+def test_solver_defaults_are_the_librarys(runner, gray, monkeypatch):
+    """Options not given are not passed, so deblur.solve's own defaults apply; --help shows them."""
+    from deblur import api
+
+    seen = {}
+    real = api.solve
+
+    def spy(image, psf, **kwargs):
+        seen.update(kwargs)
+        return real(image, psf, **kwargs)
+
+    monkeypatch.setattr(api, "solve", spy)
+    assert run(runner, "restore", gray, *PSF, "--tol", "0.1", "--float64").exit_code == 0
+    assert seen["tol"] == 0.1 and seen["precision"] == "float64"
+    for name in ("regularizer", "schedule", "momentum", "boundary", "weight", "max_num_iter", "lr"):
+        assert name not in seen
+    monkeypatch.setattr(api, "solve", real)
+    help_text = run(runner, "restore", "--help").output
+    assert f"[default: {cli.library_defaults()['regularizer']}]" in help_text
