@@ -385,3 +385,19 @@ def test_solver_defaults_are_the_librarys(runner, gray, monkeypatch):
     monkeypatch.setattr(api, "solve", real)
     help_text = "".join(run(runner, "restore", "--help").output.split())  # wrapping breaks at spaces and hyphens
     assert f"[default:{cli.library_defaults()['regularizer']}]" in help_text
+
+
+def test_library_never_imports_click():
+    """Only cli.py speaks click; everything else is library code."""
+    import ast
+    import pathlib
+
+    package = pathlib.Path(cli.__file__).parent
+    for path in package.rglob("*.py"):
+        if path.name in ("cli.py", "__main__.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            assert not any(n == "click" or n.startswith("click.") for n in names), path
