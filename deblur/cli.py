@@ -355,16 +355,26 @@ def _hint(result):
 
 
 def _kernels_cached():
-    """Best effort: do Numba cache files for deblur's kernels exist already?"""
+    """Best effort: has Numba cached deblur's kernels since their source last changed?
+
+    Numba keeps an index file (``_kernels.*.nbi``) per kernel beside the
+    source, or in ``$NUMBA_CACHE_DIR``, or in the user's cache when the
+    package folder is read-only; an index older than the source is stale.
+    """
     import glob
 
+    here = os.path.dirname(os.path.abspath(__file__))
     if os.environ.get("NUMBA_CACHE_DIR"):  # Numba then looks nowhere else
         places = [os.environ["NUMBA_CACHE_DIR"]]
-    else:  # beside the source, else the user's cache when the package folder is read-only
-        here = os.path.dirname(os.path.abspath(__file__))
+    else:
         places = [os.path.join(here, "__pycache__"), os.path.join(os.path.expanduser("~"), ".cache", "numba")]
+    try:
+        source_time = os.path.getmtime(os.path.join(here, "_kernels.py"))
+    except OSError:
+        source_time = 0.0
     for place in places:
-        if glob.glob(os.path.join(place, "**", "_kernels*.nbi"), recursive=True):
+        stamps = [os.path.getmtime(f) for f in glob.glob(os.path.join(place, "**", "_kernels*.nbi"), recursive=True)]
+        if stamps and max(stamps) >= source_time:
             return True
     return False
 

@@ -401,3 +401,14 @@ def test_library_never_imports_click():
             if isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             assert not any(n == "click" or n.startswith("click.") for n in names), path
+
+
+def test_compilation_is_announced_only_without_a_fresh_cache(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert cli._announce_compilation(quiet=False)
+    assert "Compiling deblur's numerical kernels" in capsys.readouterr().err
+    (tmp_path / "deblur").mkdir()
+    (tmp_path / "deblur" / "_kernels.dot-10.py311.nbi").write_bytes(b"")  # newer than the source
+    assert not cli._announce_compilation(quiet=False)
+    assert capsys.readouterr().err == ""
