@@ -28,6 +28,7 @@ _SETTING_ORDER = (
     "schedule",
     "lr",
     "momentum",
+    "preconditioner",
     "variant",
     "regularizer",
     "weight",
