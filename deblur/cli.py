@@ -69,7 +69,8 @@ class PsfSpec(click.ParamType):
         try:
             _psf.parse(value)
         except (ValueError, TypeError) as exc:
-            self.fail(f"{exc}\nForms: {PSF_FORMS}", param, ctx)
+            forms = "" if "gaussian:sigma" in str(exc) else f"\nForms: {PSF_FORMS}"
+            self.fail(f"{exc}{forms}", param, ctx)
         return value
 
     def shell_complete(self, ctx, param, incomplete):
