@@ -4,8 +4,10 @@ The unit of work is :func:`process_file`: it takes a picklable
 :class:`FileJob` (paths and a :class:`RestoreOptions`) and returns a
 :class:`Row` (status, iterations, seconds, final cost, error). It never
 raises for a bad file - the error goes in the row - so a backend only has to
-map it over jobs. :func:`iter_rows` runs the jobs in this process or in a
-process pool; a distributed backend (Dask, say) plugs in the same way::
+map it over jobs. :func:`iter_rows` runs the jobs in this process, in a
+process pool, or on any ``concurrent.futures`` executor - a Dask cluster
+plugs in as ``iter_rows(jobs, executor=client.get_executor())``, or maps
+the function itself::
 
     futures = client.map(process_file, jobs)
     for future in distributed.as_completed(futures):
@@ -412,21 +414,32 @@ def _worker_init(stop):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def iter_rows(jobs, *, n_jobs=1):
+def iter_rows(jobs, *, n_jobs=1, executor=None):
     """Run :func:`process_file` over ``jobs``; yield ``(index, row)`` as each finishes.
 
-    With ``n_jobs > 1`` the files are spread over a pool of processes
-    (started fresh, so Numba's threads are never forked; see :func:`_pool_context`).
+    Parameters
+    ----------
+    jobs : iterable of FileJob
+    n_jobs : int
+        1: one file after the other, in this process. More: a pool of that
+        many processes (started fresh, so Numba's threads are never forked;
+        see :func:`_pool_context`).
+    executor : concurrent.futures.Executor, optional
+        Run the jobs there instead (``n_jobs`` is then ignored), e.g. a Dask
+        cluster's ``client.get_executor()``. The caller owns it.
 
     On Ctrl-C, files not started are not started, running solvers stop at
-    their next iteration without writing, and :class:`BatchInterrupted` is
-    raised with a row for every job.
+    their next iteration without writing (in an outside executor they run
+    to the end), and :class:`BatchInterrupted` is raised with a row for
+    every job.
     """
     jobs = list(jobs)
     rows = [None] * len(jobs)
     running = None
     try:
-        if n_jobs <= 1 or len(jobs) <= 1:
+        if executor is not None:
+            yield from _iter_futures(executor, jobs, rows)
+        elif n_jobs <= 1 or len(jobs) <= 1:
             for i, job in enumerate(jobs):
                 running = i
                 rows[i] = process_file(job)
@@ -443,16 +456,25 @@ def iter_rows(jobs, *, n_jobs=1):
 
 
 def _iter_pool(jobs, rows, n_jobs):
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import ProcessPoolExecutor
 
     ctx = _pool_context()
     stop = ctx.Event()
     pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=ctx,
                                initializer=_worker_init, initargs=(stop,))
+    try:
+        yield from _iter_futures(pool, jobs, rows, stop)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _iter_futures(executor, jobs, rows, stop=None):
+    """Submit every job to ``executor`` and yield rows as they complete."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
     futures = {}
     try:
-        futures = {pool.submit(process_file, job): i for i, job in enumerate(jobs)}
+        futures = {executor.submit(process_file, job): i for i, job in enumerate(jobs)}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -461,16 +483,15 @@ def _iter_pool(jobs, rows, n_jobs):
                 rows[i] = _future_row(fut, jobs[i])
                 yield i, rows[i]
     except KeyboardInterrupt:
-        stop.set()  # running solvers return at their next iteration and write nothing
-        for fut, i in futures.items():
+        if stop is not None:
+            stop.set()  # running solvers return at their next iteration and write nothing
+        for fut in futures:
             fut.cancel()
         for fut, i in futures.items():
             if rows[i] is None and not fut.cancelled():
                 with contextlib.suppress(Exception):
                     rows[i] = fut.result()
         raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _pool_context():

@@ -153,3 +153,14 @@ def test_reference_of_other_size_is_an_input_error(images, tmp_path):
                         options=batch.RestoreOptions(psf="box:size=3", iterations=1), reference=str(tmp_path / "ref.png"))
     with pytest.raises(batch.InputError, match="does not match"):
         batch.restore_file(job)
+
+
+def test_any_executor_plugs_in(images, tmp_path):
+    """The hook a distributed backend uses: a concurrent.futures executor (Dask's client.get_executor())."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with ThreadPoolExecutor(2) as executor:
+        got = dict(batch.iter_rows([_job(p, out) for p in images], executor=executor))
+    assert [got[i].status for i in range(3)] == ["ok", "ok", "failed"]
