@@ -171,7 +171,7 @@ def convergence_figure(history, *, events=(), title=None, settings=None, weight=
     if outcome:
         lines.append(", ".join(outcome))
     if settings or weight is not None:
-        lines += textwrap.wrap(describe_settings(settings, weight), 100)
+        lines += textwrap.wrap(describe_settings(settings, weight), 100, break_on_hyphens=False)
     fig.suptitle("\n".join(lines), fontsize=9.5, y=1 - 0.12 / height)
     top = 1 - (0.3 + 0.17 * len(lines)) / height
     fig.subplots_adjust(left=0.1, right=0.9 if has_ref else 0.96, bottom=0.45 / height, top=top, hspace=0.12)
