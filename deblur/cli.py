@@ -329,7 +329,9 @@ def backoff_report(result):
     iters = sorted({int(e.iteration) for e in events})
     where = ", ".join(map(str, iters[:6])) + (", ..." if len(iters) > 6 else "")
     channels = len({getattr(e, "channel", 0) for e in events})
-    where = f"iteration{'s' if len(iters) > 1 else ''} {where}" + (f", over {channels} colour channels" if channels > 1 else "")
+    where = f"iteration{'s' if len(iters) > 1 else ''} {where}"
+    if channels > 1:
+        where += f", over {channels} colour channels"
     times = "once" if len(events) == 1 else f"{len(events)} times"
     last = events[-1]
     limit = min(e.stability_limit for e in events)
@@ -714,7 +716,8 @@ def psf_command(spec, output, overwrite):
             imio.write_image(output, imio.ImageData(kernel.astype(np.float32)), overwrite=overwrite)
     except imio.ImageFileError as exc:
         raise Failure(str(exc)) from None
-    click.echo(f"{spec}: {kernel.shape[1]}x{kernel.shape[0]} kernel, {int((kernel > 0).sum())} non-zero taps -> {output}")
+    taps = int((kernel > 0).sum())
+    click.echo(f"{spec}: {kernel.shape[1]}x{kernel.shape[0]} kernel, {taps} non-zero taps -> {output}")
 
 
 def _npy_bytes(array):

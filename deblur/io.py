@@ -627,7 +627,9 @@ def _fit_to_format(data, fmt):
     pixels, alpha = data.pixels, data.alpha
     depth = "float" if pixels.dtype.kind == "f" else f"{pixels.dtype.itemsize * 8}-bit"
     if fmt in ("JPEG", "WEBP", "BMP") and pixels.dtype != np.uint8:
-        notes.append(f"{fmt} stores 8 bits per channel: the {depth} result was reduced to 8 bits (use PNG or TIFF to keep it)")
+        notes.append(
+            f"{fmt} stores 8 bits per channel: the {depth} result was reduced to 8 bits (use PNG or TIFF to keep it)"
+        )
         pixels, alpha = _convert_depth(pixels, np.uint8), _convert_depth(alpha, np.uint8)
     elif fmt == "PNG" and pixels.dtype.kind == "f":
         notes.append("PNG has no float pixels: the result was written as 16-bit (use TIFF to keep floats)")

@@ -149,8 +149,9 @@ def test_summary_csv_json_and_table(tmp_path):
 
 def test_reference_of_other_size_is_an_input_error(images, tmp_path):
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "ref.png")
-    job = batch.FileJob(input=str(images[0]), output=str(tmp_path / "o.png"),
-                        options=batch.RestoreOptions(psf="box:size=3", iterations=1), reference=str(tmp_path / "ref.png"))
+    options = batch.RestoreOptions(psf="box:size=3", iterations=1)
+    job = batch.FileJob(input=str(images[0]), output=str(tmp_path / "o.png"), options=options,
+                        reference=str(tmp_path / "ref.png"))
     with pytest.raises(batch.InputError, match="does not match"):
         batch.restore_file(job)
 

@@ -330,7 +330,8 @@ def test_blur_then_restore_gets_closer(runner, tmp_path):
 
     sharp = camera()[::8, ::8][:48, :48]
     Image.fromarray(sharp).save(tmp_path / "sharp.png")
-    assert run(runner, "blur", tmp_path / "sharp.png", "--psf", "gaussian:sigma=1.5", "-o", tmp_path / "b.png").exit_code == 0
+    result = run(runner, "blur", tmp_path / "sharp.png", "--psf", "gaussian:sigma=1.5", "-o", tmp_path / "b.png")
+    assert result.exit_code == 0
     result = run(runner, "restore", tmp_path / "b.png", "--psf", "gaussian:sigma=1.5", "--iterations", "40",
                  "--boundary", "reflect")
     assert result.exit_code == 0, result.output
