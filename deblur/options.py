@@ -6,6 +6,7 @@ SCHEDULES = ("auto", "constant", "exponential", "step", "inverse-time", "cosine"
 MOMENTA = ("none", "heavy-ball", "nesterov")
 VARIANTS = ("full", "minibatch", "stochastic")
 PRECISIONS = ("float32", "float64")
+PRECONDITIONERS = ("fourier", "none")
 
 
 def check_choice(name, value, choices):

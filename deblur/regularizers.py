@@ -61,15 +61,17 @@ class Regularizer:
         """Add ``weight * grad R(x)`` to ``grad`` and return ``R(x)``."""
         if self.name == "none" or weight == 0:
             return 0.0
+        params = _kernels.penalty_params(self.eps, self.p, x.dtype)
         return _kernels.regularizer_value_grad(
-            x, self.code, self.eps, self.p, weight, grad, True, _config.REG_CHUNK_ROWS
+            x, self.code, params, x.dtype.type(weight), grad, True, _config.REG_CHUNK_ROWS
         )
 
     def value(self, x):
         """``R(x)``."""
         if self.name == "none":
             return 0.0
-        return _kernels.regularizer_value(x, self.code, self.eps, self.p)
+        params = _kernels.penalty_params(self.eps, self.p, x.dtype)
+        return _kernels.regularizer_value(x, self.code, params, _config.REG_CHUNK_ROWS)
 
 
 def make_regularizer(name, eps=None, p=DEFAULT_P):

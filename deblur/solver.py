@@ -4,17 +4,22 @@ The solver sees an operator, an observation and a regulariser; it never
 sees files or colour channels. One iteration:
 
 1. momentum: ``z = x + gamma (x - x_prev)`` (Nesterov) or ``z = x``;
-2. gradient ``g = A^T (A z - y) + weight * grad R(z)``, with ``A z`` formed
-   from the stored ``A x`` and ``A x_prev`` by linearity (no extra blur);
-3. step ``x_new = P(z - eta g + delta (x - x_prev))`` (``delta``: heavy-ball),
-   ``P`` the projection on the box ``[lo, hi]`` when clipping;
-4. ``A x_new`` and the cost ``f(x_new)``; a rise beyond rounding first
-   restarts the momentum (O'Donoghue and Candes, 2015), and a rise of a
-   plain gradient step, or a non-finite cost, returns to ``x``, halves the
-   step and records a :class:`~deblur.result.BackoffEvent`.
+2. gradient ``g = A^T (A z - y) + weight * grad R(z)`` and the cost ``f(z)``,
+   with ``A z`` formed from the stored ``A x`` and ``A x_prev`` by linearity
+   (no extra blur); the direction is ``d = P g`` with a preconditioner;
+3. a rise of ``f(z)`` beyond rounding (beyond the largest of the last 10
+   costs for the non-monotone methods) restarts the momentum; a rise at the
+   iterate itself, or a non-finite cost, returns to the previous iterate,
+   halves the step and records a :class:`~deblur.result.BackoffEvent`;
+4. step ``x_new = B(z - eta d + delta (x - x_prev))`` (``delta``: heavy-ball),
+   ``B`` the projection on the box ``[lo, hi]`` when clipping; momentum also
+   restarts when the step went uphill along ``g`` (O'Donoghue and Candes,
+   "Adaptive restart for accelerated gradient schemes", 2015);
+5. ``A x_new`` by one blur.
 
-So each iteration costs one blur and one adjoint blur, and the cost in the
-history is the exact cost of the iterate.
+So each iteration costs one blur, one adjoint blur and one regulariser
+pass; the history records the cost where each gradient was taken, and the
+cost of the final image.
 """
 
 import math
@@ -36,6 +41,8 @@ MAX_HALVINGS = 60
 # 'tol' compares the cost drop over this many iterations with its size.
 TOL_WINDOW = 10
 MINIBATCH_TILE = 32
+# Sufficient-decrease constant of the Armijo rule.
+ARMIJO_C = 0.1
 
 
 @dataclass
@@ -47,9 +54,13 @@ class Problem:
     regularizer: object
     weight: float
     bounds: object = None  # (lo, hi) or None
+    preconditioner: object = None  # FourierPreconditioner or None
 
     @property
     def lipschitz(self):
+        """Lipschitz constant of the gradient, in the preconditioner's metric when there is one."""
+        if self.preconditioner is not None:
+            return max(self.operator.lipschitz, 1.0)
         return self.operator.lipschitz + self.weight * self.regularizer.curvature
 
     def data_and_reg(self, x, blurred):
@@ -116,23 +127,23 @@ class GradientDescent:
             np.clip(self.x, *self.problem.bounds, out=self.x)
         self.x_prev = self.x.copy()
         self.g = np.empty(op.domain_shape, dtype=dtype)
+        # the step direction: P g with a preconditioner, else g itself
+        self.d = self.g if self.problem.preconditioner is None else np.empty_like(self.g)
         self.z = np.empty(op.domain_shape, dtype=dtype) if self.options.momentum == "nesterov" else None
         self.Ax = op.forward(self.x)
         self.Ax_prev = self.Ax.copy()
         self.r = np.empty(op.range_shape, dtype=dtype)
-        data, reg = self.problem.data_and_reg(self.x, self.Ax)
-        self.cost = data + reg
         self._t_nesterov = 1.0
-        self._bb_sg_prev = None  # <s, g_prev> for Barzilai-Borwein
+        self._bb_sg_prev = None  # <s, d_prev> for Barzilai-Borwein
         self._eta_prev = self.eta0
         self._start = time.perf_counter()
         self._gnorm0 = None
-        self._record(0, data, reg, math.nan, math.nan)
+        self._measured_final = False
 
-    def _record(self, iteration, data, reg, step, gnorm):
+    def _record(self, iteration, data, reg, step, gnorm, image):
         psnr = ssim = math.nan
         if self.metrics is not None:
-            psnr, ssim = self.metrics(self.problem.operator.crop(self.x))
+            psnr, ssim = self.metrics(self.problem.operator.crop(image))
         self.history.append(
             iteration=iteration,
             cost=data + reg,
@@ -148,7 +159,7 @@ class GradientDescent:
     # --- one iteration ----------------------------------------------------------------
 
     def _momentum(self):
-        """(gamma, delta): Nesterov extrapolation and heavy-ball coefficients."""
+        """(gamma, delta, t_next): Nesterov extrapolation, heavy-ball coefficient, next t."""
         if self.options.momentum == "nesterov":
             t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * self._t_nesterov**2))
             return (self._t_nesterov - 1.0) / t_next, 0.0, t_next
@@ -157,7 +168,7 @@ class GradientDescent:
         return 0.0, 0.0, 1.0
 
     def _gradient(self, gamma):
-        """Gradient at the extrapolated point; returns (point, cost there)."""
+        """Gradient (and direction) at ``x + gamma (x - x_prev)``; returns (point, data, weighted reg)."""
         op, prob = self.problem.operator, self.problem
         if gamma > 0:
             _kernels.extrapolate(self.x, self.x_prev, gamma, self.z)
@@ -171,7 +182,9 @@ class GradientDescent:
             _kernels.scale_by_mask(self.r, mask, 1.0 / fraction)
         op.adjoint(self.r, self.g)
         reg = prob.regularizer.value_grad(point, prob.weight, self.g)
-        return point, data + prob.weight * reg
+        if prob.preconditioner is not None:
+            prob.preconditioner.apply(self.g, self.d)
+        return point, data, prob.weight * reg
 
     def _sample_mask(self):
         """Pixels (stochastic) or tiles (minibatch) whose residuals enter this step's gradient."""
@@ -194,8 +207,8 @@ class GradientDescent:
         if opts.schedule == "armijo":
             return 2.0 * self._eta_prev if self.iteration > 0 else self.eta0
         if opts.schedule == "bb" and self._bb_sg_prev is not None:
-            sg, ss = _kernels.diff_dot(self.x, self.x_prev, self.g)
-            curvature = sg - self._bb_sg_prev  # <s, g_k - g_{k-1}>
+            sg, ss = _kernels.diff_dot(self.x, self.x_prev, self.d)
+            curvature = sg - self._bb_sg_prev  # <s, d_k - d_{k-1}>
             if curvature > 0 and ss > 0:
                 return min(ss / curvature, 1e3 / self.lipschitz)
             return 1.0 / self.lipschitz
@@ -203,100 +216,116 @@ class GradientDescent:
             opts.schedule, self.iteration, self.eta0, opts.decay, opts.max_num_iter
         )
 
-    def _reference_cost(self):
-        nonmonotone = self.options.schedule == "bb" or self.options.variant != "full"
-        if nonmonotone:
-            recent = self.history["cost"][-NONMONOTONE_WINDOW:]
-            return max(float(recent.max()), self.cost)
-        return self.cost
+    def _rose(self, cost):
+        """True when ``cost`` is non-finite or above what the method allows."""
+        if not math.isfinite(cost):
+            return True
+        if self.iteration == 0:
+            return False
+        costs = self.history["cost"]
+        monotone = self.options.momentum == "none" and self.options.schedule != "bb" and self.options.variant == "full"
+        reference = costs[-1] if monotone else costs[-NONMONOTONE_WINDOW:].max()
+        return cost > reference * (1.0 + ROUNDING_RISE)
+
+    def _revert(self):
+        """Return to the previous iterate (dropping the momentum) after a rise."""
+        np.copyto(self.x, self.x_prev)
+        np.copyto(self.Ax, self.Ax_prev)
 
     def step(self):
-        """Take one accepted step (backing off as needed). Returns False to stop."""
+        """Take one step. Returns False when a stopping rule fires.
+
+        The cost is measured where the gradient is taken: at the iterate
+        itself without momentum, at the extrapolated point with Nesterov's.
+        A rise there first restarts the momentum; a rise at the iterate
+        itself returns to the previous iterate, halves the step and records
+        a back-off event (once per step: the earlier iterate is then used).
+        """
         prob, op = self.problem, self.problem.operator
-        lo, hi = prob.bounds if prob.bounds is not None else (0.0, 0.0)
-        clip = prob.bounds is not None
         gamma, delta, t_next = self._momentum()
-        point, cost_point = self._gradient(gamma)
+        point, data, reg = self._gradient(gamma)
+        reverted = False
+        while self._rose(data + reg) and not reverted:
+            if gamma > 0:  # momentum carried us uphill: restart it at x
+                self.restarts += 1
+            else:
+                old = self._eta_prev
+                self.scale *= 0.5
+                reason = "non-finite cost" if not math.isfinite(data + reg) else "cost rose"
+                self._revert()
+                reverted = True
+                self._eta_prev *= 0.5
+                self.events.append(BackoffEvent(self.iteration, old, self._eta_prev, self.limit, reason, self.channel))
+            self._t_nesterov, t_next, gamma, delta = 1.0, 1.0, 0.0, 0.0
+            point, data, reg = self._gradient(0.0)
+        if not math.isfinite(data + reg):
+            self.stop_reason = "step_underflow"
+            return False
         gnorm = math.sqrt(_kernels.dot(self.g, self.g))
         if self._gnorm0 is None:
             self._gnorm0 = gnorm
         eta = self._base_step()
-        halvings = 0
-        while True:
-            # x_prev's buffer receives the candidate; it is restored on rejection.
-            _kernels.descent_step(point, self.g, eta, self.x, self.x_prev, delta, lo, hi, clip, self.x_prev)
+        self._record(self.iteration, data, reg, eta, gnorm, point)
+        self._measured_final = point is self.x
+        if self._stop_before_step(gnorm):
+            return False
+
+        lo, hi = prob.bounds if prob.bounds is not None else (0.0, 0.0)
+        clip = prob.bounds is not None
+        cost_point = data + reg
+        for _ in range(MAX_HALVINGS):
+            # x_prev's buffer receives the candidate x_new
+            uphill = _kernels.descent_step(
+                point, self.d, eta, self.x, self.x_prev, delta, lo, hi, clip, self.g, self.x_prev
+            )
             op.forward(self.x_prev, self.Ax_prev)
-            data, reg = prob.data_and_reg(self.x_prev, self.Ax_prev)
-            cost = data + reg
-            accepted, reason = self._judge(cost, cost_point, point, delta, eta)
-            if accepted:
+            if self.options.schedule != "armijo" or self._armijo_ok(cost_point, point):
                 break
-            # Undo: x_prev = x drops the momentum (also the heavy-ball term).
-            np.copyto(self.x_prev, self.x)
+            np.copyto(self.x_prev, self.x)  # backtrack from the same point and gradient
             np.copyto(self.Ax_prev, self.Ax)
             delta = 0.0
-            halvings += 1
-            if reason == "armijo":  # backtrack from the same point and gradient
-                eta *= 0.5
-            else:
-                self._t_nesterov, t_next = 1.0, 1.0
-                if reason == "restart":
-                    self.restarts += 1
-                else:
-                    old = eta
-                    self.scale *= 0.5
-                    eta *= 0.5
-                    self.events.append(BackoffEvent(self.iteration + 1, old, eta, self.limit, reason, self.channel))
-                if point is not self.x:
-                    point, cost_point = self._gradient(0.0)
-                    gnorm = math.sqrt(_kernels.dot(self.g, self.g))
-            if halvings > MAX_HALVINGS or eta < 1e-12 * self.eta0:
-                self.stop_reason = "step_underflow"
-                return False
+            eta *= 0.5
+        else:
+            self.stop_reason = "step_underflow"
+            return False
         if self.options.schedule == "bb":
-            self._bb_sg_prev = _kernels.diff_dot(self.x_prev, self.x, self.g)[0]
-        # accept: rotate buffers so that x_prev <- x and x <- candidate
+            self._bb_sg_prev = _kernels.diff_dot(self.x_prev, self.x, self.d)[0]
+        # rotate buffers: x_prev <- x, x <- x_new
         self.x, self.x_prev = self.x_prev, self.x
         self.Ax, self.Ax_prev = self.Ax_prev, self.Ax
-        self.cost = cost
-        self._t_nesterov = t_next
+        self._t_nesterov = 1.0 if uphill > 0 else t_next
         self._eta_prev = eta
         self.iteration += 1
-        self._record(self.iteration, data, reg, eta, gnorm)
-        return self._should_continue(gnorm, eta)
+        return self._stop_after_step(eta, gnorm)
 
-    def _judge(self, cost, cost_point, point, delta, eta):
-        """Accept the candidate, or say why not: 'restart', 'armijo', or a back-off reason."""
-        if not math.isfinite(cost):
-            return False, "non-finite cost"
-        if self.options.schedule == "armijo":
-            # sufficient decrease: f(x+) <= f(z) + <g, x+ - z> + |x+ - z|^2 / (2 eta)
-            dg, dd = _kernels.diff_dot(self.x_prev, point, self.g)
-            bound = cost_point + dg + dd / (2.0 * eta)
-            if cost <= bound + ROUNDING_RISE * abs(cost_point):
-                return True, None
-            return False, "armijo"
-        if cost <= self._reference_cost() * (1.0 + ROUNDING_RISE):
-            return True, None
-        if point is not self.x or delta != 0:  # momentum carried us uphill: restart it first
-            return False, "restart"
-        return False, "cost rose"
+    def _armijo_ok(self, cost_point, point):
+        """Armijo: f(x+) <= f(z) + c <grad f(z), x+ - z>."""
+        data, reg = self.problem.data_and_reg(self.x_prev, self.Ax_prev)
+        dg = _kernels.diff_dot(self.x_prev, point, self.g)[0]
+        return data + reg <= cost_point + ARMIJO_C * dg + ROUNDING_RISE * abs(cost_point)
 
-    def _should_continue(self, gnorm, eta):
+    def _stop_before_step(self, gnorm):
+        opts = self.options
+        if opts.gtol is not None and self.iteration > 0 and gnorm <= opts.gtol * self._gnorm0:
+            self.stop_reason = "gtol"
+            return True
+        if opts.tol is not None and self.iteration >= TOL_WINDOW:
+            # best cost of the last window against the best before it: robust
+            # to the ups and downs of momentum and stochastic steps
+            costs = self.history["cost"]
+            best_recent, best_before = costs[-TOL_WINDOW:].min(), costs[:-TOL_WINDOW].min()
+            if best_before - best_recent <= opts.tol * TOL_WINDOW * abs(best_recent):
+                self.stop_reason = "tol"
+                return True
+        return False
+
+    def _stop_after_step(self, eta, gnorm):
         opts = self.options
         if self.callback is not None:
-            state = State(self.iteration, self.problem.operator.crop(self.x), self.cost, eta, gnorm)
+            cost = self.history["cost"][-1]
+            state = State(self.iteration, self.problem.operator.crop(self.x), cost, eta, gnorm)
             if self.callback(state):
                 self.stop_reason = "callback"
-                return False
-        if opts.gtol is not None and gnorm <= opts.gtol * self._gnorm0:
-            self.stop_reason = "gtol"
-            return False
-        if opts.tol is not None and self.iteration >= TOL_WINDOW:
-            costs = self.history["cost"]
-            drop = costs[-1 - TOL_WINDOW] - costs[-1]
-            if drop <= opts.tol * TOL_WINDOW * abs(costs[-1]):
-                self.stop_reason = "tol"
                 return False
         if opts.time_limit is not None and time.perf_counter() - self._start >= opts.time_limit:
             self.stop_reason = "time_limit"
@@ -307,12 +336,16 @@ class GradientDescent:
         return True
 
     def run(self):
-        """Iterate until a stopping rule fires; returns self."""
+        """Iterate until a stopping rule fires, then record the final iterate's cost; returns self."""
         if self.options.max_num_iter <= 0:
             self.stop_reason = "max_iter"
-            return self
-        while self.step():
-            pass
+        else:
+            while self.step():
+                pass
+        if not (self.stop_reason in ("tol", "gtol") and self._measured_final):
+            # the returned image has not been measured yet
+            data, reg = self.problem.data_and_reg(self.x, self.Ax)
+            self._record(self.iteration, data, reg, math.nan, math.nan, self.x)
         return self
 
     @property

@@ -25,7 +25,7 @@ WEIGHT_RULES = {
     "none": (0.0, 1.0),
     "tikhonov": (0.5, 2.0),
     "tv": (0.3, 1.5),
-    "hyper-laplacian": (0.3, 1.5),
+    "hyper-laplacian": (0.4, 1.4),
 }
 # The noise estimate looks at a central crop at most this many pixels a side:
 # plenty for a stable median, and it bounds time and memory on huge images.

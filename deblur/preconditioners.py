@@ -1,0 +1,75 @@
+"""Fourier preconditioner: gradient descent in a metric where the blur is well conditioned.
+
+Plain gradient descent on a deconvolution problem crawls: a frequency that
+the kernel attenuates by ``|K(w)|`` converges at rate ``eta |K(w)|^2``, and the
+step ``eta`` is capped by the best-conditioned frequency. Preconditioned
+descent ``x <- x - eta P grad f`` with
+
+    P = F^-1 diag( 1 / (|K(w)|^2 + mu |D(w)|^2 + delta) ) F,
+
+(``D`` the finite-difference gradient, ``mu = weight * curvature of R``)
+moves every frequency at a similar rate, so a few tens of iterations reach
+what plain descent needs hundreds for. ``P`` is symmetric positive definite
+(a zero-padded circulant), so ``-P grad f`` is a descent direction and the
+solver's step rules, momentum and back-off apply unchanged; with this
+``mu`` the preconditioned Lipschitz constant is at most ``max(||A||^2, 1)``
+(Vogel, *Computational Methods for Inverse Problems*, SIAM 2002, ch. 5,
+on circulant preconditioners for deblurring).
+"""
+
+import numpy as np
+import scipy.fft
+
+from . import _kernels
+
+__all__ = ["FourierPreconditioner"]
+
+# Floor of the denominator: bounds P by 1/DELTA where the kernel and the
+# regulariser both vanish (the unregularised case).
+DELTA = 1e-3
+
+
+class FourierPreconditioner:
+    """``P`` above, for a kernel on a domain of the given shape.
+
+    Parameters
+    ----------
+    psf : ndarray
+        The blur kernel.
+    domain_shape : tuple of int
+        Shape of the unknown image.
+    mu : float
+        Weight of ``|D|^2``: the regulariser's weight times its curvature bound.
+    dtype : numpy dtype
+        Working precision.
+    """
+
+    def __init__(self, psf, domain_shape, mu, dtype=np.float32):
+        self.domain_shape = tuple(domain_shape)
+        # Pad by the kernel size so wrap-around couples little across edges.
+        self.grid = tuple(
+            scipy.fft.next_fast_len(int(n) + int(k), real=True) for n, k in zip(domain_shape, psf.shape)
+        )
+        kernel_power = np.abs(scipy.fft.rfft2(psf, s=self.grid)) ** 2
+        self.spectrum = (1.0 / (kernel_power + mu * _difference_power(self.grid) + DELTA)).astype(dtype)
+
+    def apply(self, g, out):
+        """``out = P g`` (``out`` may be ``g``)."""
+        spec = scipy.fft.rfft2(g, s=self.grid, workers=-1)
+        spec *= self.spectrum
+        full = scipy.fft.irfft2(spec, s=self.grid, workers=-1, overwrite_x=True)
+        del spec
+        _kernels.copy_block(full, out)
+        return out
+
+    @property
+    def bound(self):
+        """Largest eigenvalue of ``P``."""
+        return float(self.spectrum.max())
+
+
+def _difference_power(grid):
+    """``|D(w)|^2`` of the forward differences along both axes on an rfft grid."""
+    wy = 2.0 * np.pi * np.fft.fftfreq(grid[0])[:, None]
+    wx = 2.0 * np.pi * np.fft.rfftfreq(grid[1])[None, :]
+    return (2.0 - 2.0 * np.cos(wy)) + (2.0 - 2.0 * np.cos(wx))
