@@ -1,21 +1,20 @@
 """Each Numba kernel of deblur._kernels against its plain numpy/scipy twin in tests/naive.py."""
 
-import math
-
 import numpy as np
 import pytest
 
 import naive
-from deblur import _kernels
+from deblur import _config, _kernels
+from deblur.regularizers import make_regularizer
 
 DTYPES = [np.float32, np.float64]
 RTOL = {np.float32: 2e-5, np.float64: 1e-12}
 REG_CASES = [
-    # (name, code, eps, p)
-    ("tikhonov", _kernels.REG_TIKHONOV, 0.0, 0.8),
-    ("tv", _kernels.REG_TV, 0.05, 0.8),
-    ("hyper-laplacian", _kernels.REG_HYPER_LAPLACIAN, 0.05, 0.8),
-    ("hyper-laplacian", _kernels.REG_HYPER_LAPLACIAN, 0.1, 1.5),
+    # (name, eps, p)
+    ("tikhonov", 0.0, 0.8),
+    ("tv", 0.05, 0.8),
+    ("hyper-laplacian", 0.05, 0.8),
+    ("hyper-laplacian", 0.1, 1.5),
 ]
 
 
@@ -82,57 +81,64 @@ def test_conv_valid_taps_overwrites_its_output(rng):
 
 
 # --- regularisers -------------------------------------------------------------------------------
+#
+# The regulariser kernels are reached through deblur.regularizers.Regularizer (which packs their
+# parameters), with the chunking knob of deblur._config set per test so that chunk boundaries fall
+# on every row.
+
+
+def reg_value_grad(name, eps, p, x, chunk_rows, monkeypatch, scale=1.0, start=None):
+    monkeypatch.setattr(_config, "REG_CHUNK_ROWS", chunk_rows)
+    reg = make_regularizer(name, eps=eps or None, p=p)
+    grad = np.zeros_like(x) if start is None else start.copy()
+    value = reg.value_grad(x, scale, grad)
+    return value, grad, reg.value(x)
 
 
 def test_naive_regularizer_gradient_matches_finite_differences(rng):
     """The twin itself: its gradient is the derivative of its value."""
     x = rng.random((5, 6))
-    for name, _, eps, p in REG_CASES:
+    for name, eps, p in REG_CASES:
         numeric = naive.numerical_gradient(lambda z: naive.regularizer_value(z, name, eps, p), x)
         np.testing.assert_allclose(naive.regularizer_grad(x, name, eps, p), numeric, atol=1e-6)
 
 
-@pytest.mark.parametrize("name, code, eps, p", REG_CASES)
+@pytest.mark.parametrize("name, eps, p", REG_CASES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(7, 9), (1, 5), (5, 1), (2, 2), (13, 4)])
 @pytest.mark.parametrize("chunk_rows", [1, 3, 64])
-def test_regularizer_value_grad_matches_naive(rng, name, code, eps, p, dtype, shape, chunk_rows):
+def test_regularizer_value_grad_matches_naive(rng, monkeypatch, name, eps, p, dtype, shape, chunk_rows):
     """Value and gradient, over chunk sizes that split the rows at every possible place."""
     x = rng.random(shape).astype(dtype)
-    grad = np.full(shape, np.nan, dtype=dtype)
-    value = _kernels.regularizer_value_grad(x, code, eps, p, 1.0, grad, False, chunk_rows)
+    value, grad, alone = reg_value_grad(name, eps, p, x, chunk_rows, monkeypatch)
     expected = naive.regularizer_value(x, name, eps, p)
     assert value == pytest.approx(expected, rel=RTOL[dtype], abs=RTOL[dtype])
-    assert_close(grad, naive.regularizer_grad(x, name, eps, p), dtype)
-    alone = _kernels.regularizer_value(x, code, eps, p)
     assert alone == pytest.approx(expected, rel=RTOL[dtype], abs=RTOL[dtype])
+    assert_close(grad, naive.regularizer_grad(x, name, eps, p), dtype)
 
 
-@pytest.mark.parametrize("name, code, eps, p", REG_CASES)
-def test_regularizer_kernel_gradient_matches_finite_differences(rng, name, code, eps, p):
+@pytest.mark.parametrize("name, eps, p", REG_CASES)
+def test_regularizer_kernel_gradient_matches_finite_differences(rng, monkeypatch, name, eps, p):
     x = rng.random((6, 5))
-    grad = np.empty_like(x)
-    _kernels.regularizer_value_grad(x, code, eps, p, 1.0, grad, False, 2)
-    numeric = naive.numerical_gradient(lambda z: _kernels.regularizer_value(z, code, eps, p), x)
+    _, grad, _ = reg_value_grad(name, eps, p, x, 2, monkeypatch)
+    numeric = naive.numerical_gradient(lambda z: reg_value_grad(name, eps, p, z, 2, monkeypatch)[2], x)
     np.testing.assert_allclose(grad, numeric, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_regularizer_value_grad_scales_and_accumulates(rng, dtype):
+def test_regularizer_value_grad_scales_and_accumulates(rng, monkeypatch, dtype):
     x = rng.random((9, 8)).astype(dtype)
     start = rng.standard_normal((9, 8)).astype(dtype)
-    grad = start.copy()
-    _kernels.regularizer_value_grad(x, _kernels.REG_TV, 0.1, 0.8, 0.25, grad, True, 4)
+    _, grad, _ = reg_value_grad("tv", 0.1, 0.8, x, 4, monkeypatch, scale=0.25, start=start)
     assert_close(grad, start + 0.25 * naive.regularizer_grad(x, "tv", 0.1), dtype)
 
 
-@pytest.mark.parametrize("code", [_kernels.REG_TIKHONOV, _kernels.REG_TV, _kernels.REG_HYPER_LAPLACIAN])
-def test_regularizers_vanish_on_constant_images(code):
+@pytest.mark.parametrize("name, eps, p", REG_CASES)
+def test_regularizers_vanish_on_constant_images(monkeypatch, name, eps, p):
     x = np.full((6, 7), 0.3)
-    grad = np.full_like(x, 5.0)
-    assert _kernels.regularizer_value_grad(x, code, 0.01, 0.8, 1.0, grad, False, 64) == pytest.approx(0, abs=1e-15)
-    assert np.all(grad == 0)
-    assert _kernels.regularizer_value(x, code, 0.01, 0.8) == pytest.approx(0, abs=1e-15)
+    value, grad, alone = reg_value_grad(name, eps, p, x, 2, monkeypatch, start=np.full((6, 7), 5.0))
+    assert value == pytest.approx(0, abs=1e-15) and alone == pytest.approx(0, abs=1e-15)
+    assert np.all(grad == 5.0)
 
 
 # --- fused vector operations --------------------------------------------------------------------
@@ -170,16 +176,18 @@ def test_scale_by_mask(rng, dtype):
 @pytest.mark.parametrize("clip", [False, True])
 @pytest.mark.parametrize("delta", [0.0, 0.8])
 def test_descent_step(rng, dtype, clip, delta):
-    z, g, x, x_prev = (rng.standard_normal((4, 5, 6)) * 0.6 + 0.5).astype(dtype)
-    expected = z.astype(float) - 0.3 * g + delta * (x.astype(float) - x_prev)
+    """out = P(z - eta d + delta (x - x_prev)), returning <g, out - x> (the restart test)."""
+    z, d, x, x_prev, g = (rng.standard_normal((5, 5, 6)) * 0.6 + 0.5).astype(dtype)
+    expected = z.astype(float) - 0.3 * d + delta * (x.astype(float) - x_prev)
     if clip:
         expected = np.clip(expected, 0.0, 1.0)
     out = np.empty_like(z)
-    _kernels.descent_step(z, g, 0.3, x, x_prev, delta, 0.0, 1.0, clip, out)
+    uphill = _kernels.descent_step(z, d, 0.3, x, x_prev, delta, 0.0, 1.0, clip, g, out)
     assert_close(out, expected, dtype)
+    assert uphill == pytest.approx(np.sum(g.astype(float) * (out - x.astype(float))), rel=RTOL[dtype] * 10)
     assert clip == bool(np.all((out >= 0) & (out <= 1)))
     # documented aliasing: out may be x_prev
-    _kernels.descent_step(z, g, 0.3, x, x_prev, delta, 0.0, 1.0, clip, x_prev)
+    _kernels.descent_step(z, d, 0.3, x, x_prev, delta, 0.0, 1.0, clip, g, x_prev)
     assert_close(x_prev, expected, dtype)
 
 
@@ -206,13 +214,3 @@ def test_all_finite(dtype, bad):
     assert not _kernels.all_finite(a)
     a[3, 4] = np.finfo(dtype).max
     assert _kernels.all_finite(a)
-
-
-def test_penalty_rho_is_zero_at_zero_and_matches_naive():
-    for name, code, eps, p in REG_CASES:
-        for s in [0.0, 1e-4, 0.3, 2.0]:
-            rho, two_drho = _kernels._penalty(s, code, eps, p)
-            ref_rho, ref_drho = naive.penalty(s, name, eps, p)
-            assert rho == pytest.approx(float(ref_rho), rel=1e-12, abs=1e-15)
-            assert two_drho == pytest.approx(2 * float(ref_drho), rel=1e-12)
-            assert s > 0 or rho == 0 or math.isclose(rho, 0, abs_tol=1e-15)

@@ -188,3 +188,33 @@ def test_lipschitz_bounds_the_operator_norm(rng, boundary, kernel):
         assert op.lipschitz == pytest.approx(1.0)  # (sum |k|)^2 for a normalised kernel
     else:
         assert op.lipschitz <= 1.5 * estimate  # an upper bound, not a wild one
+
+
+# --- the Fourier preconditioner -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mu", [0.0, 0.16])
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_fourier_preconditioner_is_symmetric_positive_definite(boundary, mu):
+    from deblur.preconditioners import FourierPreconditioner
+
+    k = psf.gaussian(1.0)
+    op = BlurOperator(k, (9, 10), boundary, np.float64)
+    pre = FourierPreconditioner(k, op.domain_shape, mu, np.float64)
+    matrix = naive.dense_matrix(lambda e: pre.apply(e.copy(), np.empty_like(e)), op.domain_shape)
+    np.testing.assert_allclose(matrix, matrix.T, atol=1e-10 * np.abs(matrix).max())
+    eigenvalues = np.linalg.eigvalsh((matrix + matrix.T) / 2)
+    assert eigenvalues.min() > 0
+    assert eigenvalues.max() <= pre.bound * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fourier_preconditioner_applies_in_place(rng, dtype):
+    from deblur.preconditioners import FourierPreconditioner
+
+    pre = FourierPreconditioner(psf.disk(2), (12, 11), 0.05, dtype)
+    g = rng.standard_normal((12, 11)).astype(dtype)
+    expected = pre.apply(g.copy(), np.empty_like(g))
+    assert expected.dtype == dtype
+    assert pre.apply(g, g) is g
+    np.testing.assert_allclose(g, expected, rtol=0, atol=REF_ATOL[dtype] * np.abs(expected).max())
