@@ -4,19 +4,24 @@
 >>> blurry = np.full((32, 32), 0.5)
 >>> deblur.restore(blurry, "gaussian:sigma=1").shape
 (32, 32)
+
+The engine (Numba kernels) is imported on first use of :func:`restore` or
+:func:`solve`, so ``import deblur`` and ``deblur --help`` stay fast.
 """
 
 __version__ = "0.1.0"
 
 from . import psf
-from .api import restore, solve
-from .options import BOUNDARIES, MOMENTA, REGULARIZERS, SCHEDULES, VARIANTS
+from .options import BOUNDARIES, MOMENTA, PRECONDITIONERS, REGULARIZERS, SCHEDULES, VARIANTS
 from .result import BackoffEvent, History, SolveResult
 from .warnings import StepSizeWarning
+
+_LAZY = {"restore": "api", "solve": "api", "estimate_psf": "blind"}
 
 __all__ = [
     "restore",
     "solve",
+    "estimate_psf",
     "psf",
     "SolveResult",
     "History",
@@ -27,4 +32,18 @@ __all__ = [
     "SCHEDULES",
     "MOMENTA",
     "VARIANTS",
+    "PRECONDITIONERS",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module 'deblur' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

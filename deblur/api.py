@@ -14,7 +14,7 @@ import numpy as np
 
 from . import psf as psf_module
 from .operators import BlurOperator
-from .options import BOUNDARIES, MOMENTA, PRECISIONS, PRECONDITIONERS, SCHEDULES, VARIANTS, check_choice
+from .options import BOUNDARIES, DEFAULTS, MOMENTA, PRECISIONS, PRECONDITIONERS, SCHEDULES, VARIANTS, check_choice
 from .preconditioners import FourierPreconditioner
 from .regularizers import make_regularizer
 from .result import History, SolveResult
@@ -25,7 +25,6 @@ from .weights import auto_weight, estimate_noise
 
 __all__ = ["solve", "restore"]
 
-DEFAULT_MAX_NUM_ITER = 50
 _INT_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 
@@ -114,7 +113,7 @@ def _check_options(schedule, lr, momentum, variant, max_num_iter, tol, gtol, tim
     if lr is not None and schedule == "auto":
         schedule = "constant"  # an explicit step replaces eta = 1/L
     if max_num_iter is None:
-        max_num_iter = DEFAULT_MAX_NUM_ITER
+        max_num_iter = DEFAULTS["max_num_iter"]
     if isinstance(max_num_iter, bool) or not isinstance(max_num_iter, numbers.Integral) or max_num_iter < 0:
         raise ValueError(f"max_num_iter must be a non-negative integer, got {max_num_iter!r}")
     batch_fraction = _positive_number("batch_fraction", batch_fraction, allow_none=False)
@@ -159,22 +158,22 @@ def solve(
     psf,
     *,
     channel_axis=None,
-    regularizer="hyper-laplacian",
-    weight="auto",
-    boundary="valid",
-    schedule="auto",
+    regularizer=DEFAULTS["regularizer"],
+    weight=DEFAULTS["weight"],
+    boundary=DEFAULTS["boundary"],
+    schedule=DEFAULTS["schedule"],
     lr=None,
-    momentum="nesterov",
-    preconditioner="fourier",
-    variant="full",
+    momentum=DEFAULTS["momentum"],
+    preconditioner=DEFAULTS["preconditioner"],
+    variant=DEFAULTS["variant"],
     max_num_iter=None,
-    tol=1e-3,
+    tol=DEFAULTS["tol"],
     gtol=None,
     time_limit=None,
     clip=True,
-    precision="float32",
+    precision=DEFAULTS["precision"],
     seed=None,
-    batch_fraction=0.25,
+    batch_fraction=DEFAULTS["batch_fraction"],
     decay=None,
     reference=None,
     callback=None,

@@ -130,16 +130,10 @@ psf_option = click.option(
 )
 
 def library_defaults():
-    """The defaults of :func:`deblur.solve`, read from its signature (imports the engine: only for --help)."""
-    import inspect
+    """The defaults of :func:`deblur.solve` (from :data:`deblur.options.DEFAULTS`, no engine import)."""
+    from .options import DEFAULTS
 
-    from . import api
-
-    params = inspect.signature(api.solve).parameters
-    found = {name: p.default for name, p in params.items() if p.default is not inspect.Parameter.empty}
-    if found.get("max_num_iter") is None and hasattr(api, "DEFAULT_MAX_NUM_ITER"):
-        found["max_num_iter"] = api.DEFAULT_MAX_NUM_ITER
-    return found
+    return dict(DEFAULTS)
 
 
 class SolverOption(click.Option):

@@ -14,3 +14,20 @@ def check_choice(name, value, choices):
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
     return value
+
+
+# Defaults of deblur.solve, here so that the command line can show them
+# without importing the engine. The signature of solve() reads them.
+DEFAULTS = {
+    "regularizer": "hyper-laplacian",
+    "weight": "auto",
+    "boundary": "valid",
+    "schedule": "auto",
+    "momentum": "nesterov",
+    "preconditioner": "fourier",
+    "variant": "full",
+    "max_num_iter": 50,
+    "tol": 1e-3,
+    "precision": "float32",
+    "batch_fraction": 0.25,
+}
