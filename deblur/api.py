@@ -26,6 +26,8 @@ from .weights import auto_weight, estimate_noise
 __all__ = ["solve", "restore"]
 
 _INT_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+# Float images are nominally in [0, 1]; far beyond, float32 maths overflows.
+_FLOAT_LIMIT = 1e6
 
 
 def _check_image(image, channel_axis, name="image"):
@@ -35,6 +37,8 @@ def _check_image(image, channel_axis, name="image"):
             image = np.asarray(image)
         except Exception:  # noqa: BLE001
             raise TypeError(f"{name} must be a numpy array") from None
+    if image.dtype.byteorder not in "=|":
+        image = image.astype(image.dtype.newbyteorder("="))  # big-endian data from FITS/TIFF readers
     if image.dtype.kind == "f":
         pass
     elif image.dtype not in _INT_SCALE:
@@ -61,8 +65,15 @@ def _check_image(image, channel_axis, name="image"):
         image = np.moveaxis(image, channel_axis, -1)
     if image.shape[-1] == 0 or min(image.shape[:2]) < 2:
         raise ValueError(f"{name} is too small ({image.shape[0]}x{image.shape[1]} pixels): deblurring needs at least 2x2")
-    if image.dtype.kind == "f" and not np.all(np.isfinite(image)):
-        raise ValueError(f"{name} contains NaN or Inf pixels; replace them (e.g. np.nan_to_num) before deblurring")
+    if image.dtype.kind == "f":
+        if not np.all(np.isfinite(image)):
+            raise ValueError(f"{name} contains NaN or Inf pixels; replace them (e.g. np.nan_to_num) before deblurring")
+        largest = float(max(-image.min(), image.max())) if image.size else 0.0
+        if largest > _FLOAT_LIMIT:
+            raise ValueError(
+                f"{name} has values up to {largest:.3g}; float images are expected in [0, 1] "
+                "(rescale, e.g. image / image.max())"
+            )
     return image
 
 
@@ -302,7 +313,9 @@ def solve(
         bounds = (min(0.0, float(observed.min())), max(1.0, float(observed.max()))) if clip else None
         precond = None
         if preconditioner == "fourier":
-            precond = FourierPreconditioner(kernel, operator.domain_shape, lam * reg.curvature, dtype)
+            precond = FourierPreconditioner(
+                kernel, operator.domain_shape, lam * reg.curvature, dtype, periodic=boundary == "periodic"
+            )
         problem = Problem(operator, observed, reg, lam, bounds, precond)
         channel_options = options
         if options.time_limit is not None:

@@ -42,14 +42,22 @@ class FourierPreconditioner:
         Weight of ``|D|^2``: the regulariser's weight times its curvature bound.
     dtype : numpy dtype
         Working precision.
+    periodic : bool
+        The blur is circular on the domain ('periodic' boundary): use the
+        domain itself as the FFT grid, so that ``P`` and ``A^T A`` share
+        eigenvectors and the preconditioned Lipschitz constant is at most 1.
     """
 
-    def __init__(self, psf, domain_shape, mu, dtype=np.float32):
+    def __init__(self, psf, domain_shape, mu, dtype=np.float32, periodic=False):
         self.domain_shape = tuple(domain_shape)
-        # Pad by the kernel size so wrap-around couples little across edges.
-        self.grid = tuple(
-            scipy.fft.next_fast_len(int(n) + int(k), real=True) for n, k in zip(domain_shape, psf.shape)
-        )
+        if periodic:
+            # the blur itself is circulant on the frame: P must be on the same grid
+            self.grid = self.domain_shape
+        else:
+            # pad by the kernel size so wrap-around couples little across edges
+            self.grid = tuple(
+                scipy.fft.next_fast_len(int(n) + int(k), real=True) for n, k in zip(domain_shape, psf.shape)
+            )
         kernel_power = np.abs(scipy.fft.rfft2(psf, s=self.grid)) ** 2
         self.spectrum = (1.0 / (kernel_power + mu * _difference_power(self.grid) + DELTA)).astype(dtype)
 

@@ -26,10 +26,24 @@ KINDS = {
 SPEC_FORMS = ", ".join(v.split("  ")[0] for v in KINDS.values()) + ", or a kernel file (.npy, .png, .tif, .csv)"
 
 
+# No image deblur handles needs a kernel wider than this; the check runs
+# before a kernel is allocated, so a typo (sigma=3000) fails at once.
+MAX_SIZE = 4097
+
+
 def _normalised(kernel):
     kernel = np.asarray(kernel, dtype=np.float64)
     kernel[kernel < 0] = 0.0
     return kernel / kernel.sum()
+
+
+def _check_size(size, what):
+    if size > MAX_SIZE:
+        raise ValueError(
+            f"a {what} needs a {size}x{size} kernel, larger than the image could be (limit {MAX_SIZE} px); "
+            "PSF parameters are in pixels"
+        )
+    return size
 
 
 def _positive(name, value):
@@ -72,10 +86,11 @@ def gaussian(sigma, size=None):
     ((11, 11), 1.0)
     """
     sigma = _positive("sigma", sigma)
-    size = 2 * int(math.ceil(3 * sigma)) + 1 if size is None else _odd_size(size)
+    size = _check_size(2 * int(math.ceil(min(3 * sigma, MAX_SIZE))) + 1 if size is None else _odd_size(size), f"Gaussian of sigma {sigma:g}")
     c = size // 2
     r = np.arange(size) - c
-    g = np.exp(-0.5 * (r / sigma) ** 2)
+    with np.errstate(over="ignore", under="ignore"):  # a tiny sigma gives a delta
+        g = np.exp(-0.5 * (r / sigma) ** 2)
     return _normalised(np.outer(g, g))
 
 
@@ -88,8 +103,8 @@ def disk(radius):
         Radius in pixels (> 0).
     """
     radius = _positive("radius", radius)
-    half = int(math.ceil(radius))
-    size = 2 * half + 1
+    half = int(math.ceil(min(radius, MAX_SIZE)))
+    size = _check_size(2 * half + 1, f"disk of radius {radius:g}")
     # 8x8 supersampling of each pixel gives the covered fraction at the rim.
     s = 8
     sub = (np.arange(size * s) + 0.5) / s - half - 0.5
@@ -123,8 +138,8 @@ def motion(length, angle=0.0):
         raise ValueError(f"PSF angle must be a number of degrees, got {angle!r}") from None
     if not math.isfinite(angle):
         raise ValueError(f"PSF angle must be finite, got {angle!r}")
-    half = int(math.ceil(length / 2))
-    size = 2 * half + 1
+    half = int(math.ceil(min(length, 2 * MAX_SIZE) / 2))
+    size = _check_size(2 * half + 1, f"motion of length {length:g}")
     kernel = np.zeros((size, size))
     theta = math.radians(angle)
     dx, dy = math.cos(theta), -math.sin(theta)  # rows grow downwards
@@ -144,6 +159,7 @@ def motion(length, angle=0.0):
 def box(size):
     """Uniform square kernel of side ``size`` (even sizes allowed)."""
     size = _odd_size(size)
+    _check_size(size, f"box of size {size}")
     return _normalised(np.ones((size, size)))
 
 
@@ -200,10 +216,11 @@ def validate(kernel, name="psf"):
         raise ValueError(f"{name} contains NaN or Inf values; remove them before deblurring")
     if np.any(kernel < 0):
         raise ValueError(f"{name} has negative values; a blur kernel must be non-negative")
-    total = kernel.sum()
-    if total <= 0:
-        raise ValueError(f"{name} sums to {total:g}; a blur kernel needs a positive sum (is it all zeros?)")
-    return kernel / total
+    peak = kernel.max()
+    if peak <= 0:
+        raise ValueError(f"{name} sums to 0; a blur kernel needs a positive sum (is it all zeros?)")
+    kernel = kernel / peak  # first by the peak, so huge finite taps cannot overflow the sum
+    return kernel / kernel.sum()
 
 
 def _parse_params(kind, text):
@@ -242,7 +259,8 @@ def parse(spec):
     kind, _, rest = text.partition(":")
     kind = kind.strip().lower()
     if kind not in KINDS:
-        if os.path.splitext(text)[1] or os.path.sep in text or os.path.exists(text):
+        looks_like_kind = bool(rest) and kind.replace("-", "").replace("_", "").isalnum() and len(kind) > 1
+        if os.path.exists(text) or (not looks_like_kind and (os.path.splitext(text)[1] or os.path.sep in text)):
             return load(text)
         raise ValueError(f"unknown PSF kind {kind!r}; use one of: {SPEC_FORMS}")
     params = _parse_params(kind, rest)

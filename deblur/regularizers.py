@@ -17,6 +17,7 @@ The hyper-Laplacian prior with p around 0.8 follows the heavy-tailed
 gradient statistics of natural images (Krishnan and Fergus, NeurIPS 2009).
 """
 
+import math
 from dataclasses import dataclass
 
 from . import _config, _kernels
@@ -79,8 +80,8 @@ def make_regularizer(name, eps=None, p=DEFAULT_P):
     check_choice("regularizer", name, REGULARIZERS)
     if eps is None:
         eps = DEFAULT_EPS.get(name, 0.0)
-    if name in DEFAULT_EPS and not eps > 0:
-        raise ValueError(f"the {name} smoothing eps must be > 0, got {eps!r}")
-    if name == "hyper-laplacian" and not 0 < p <= 2:
+    if name in DEFAULT_EPS and not (eps > 0 and math.isfinite(eps)):
+        raise ValueError(f"the {name} smoothing eps must be > 0 and finite, got {eps!r}")
+    if name == "hyper-laplacian" and not (isinstance(p, (int, float)) and 0 < p <= 2):
         raise ValueError(f"the hyper-Laplacian exponent p must be in (0, 2], got {p!r}")
     return Regularizer(name, float(eps), float(p))

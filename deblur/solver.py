@@ -31,8 +31,8 @@ import numpy as np
 from . import _kernels, schedules
 from .result import BackoffEvent, History
 
-# A cost may rise by this relative amount from float rounding alone.
-ROUNDING_RISE = 1e-5
+# A cost may rise by this many machine epsilons (relative) from rounding alone.
+ROUNDING_EPS = 100
 # Non-monotone methods (Barzilai-Borwein, stochastic gradients) are compared
 # with the largest cost of this many recent iterations (Grippo et al., 1986).
 NONMONOTONE_WINDOW = 10
@@ -89,9 +89,9 @@ class Options:
 class State:
     """What a callback sees after each iteration; return True from it to stop."""
 
-    iteration: int
-    image: np.ndarray  # current estimate, cropped to the frame (a view: copy to keep)
-    cost: float
+    iteration: int  # steps taken
+    image: np.ndarray  # estimate after those steps, cropped to the frame (a view: copy to keep)
+    cost: float  # cost where the last step's gradient was taken (measuring the new image would cost a pass)
     step: float
     grad_norm: float
 
@@ -139,6 +139,7 @@ class GradientDescent:
         self._start = time.perf_counter()
         self._gnorm0 = None
         self._measured_final = False
+        self._rounding = ROUNDING_EPS * float(np.finfo(dtype).eps)
 
     def _record(self, iteration, data, reg, step, gnorm, image):
         psnr = ssim = math.nan
@@ -225,7 +226,7 @@ class GradientDescent:
         costs = self.history["cost"]
         monotone = self.options.momentum == "none" and self.options.schedule != "bb" and self.options.variant == "full"
         reference = costs[-1] if monotone else costs[-NONMONOTONE_WINDOW:].max()
-        return cost > reference * (1.0 + ROUNDING_RISE)
+        return cost > reference + self._rounding * abs(reference)
 
     def _revert(self):
         """Return to the previous iterate (dropping the momentum) after a rise."""
@@ -302,7 +303,7 @@ class GradientDescent:
         """Armijo: f(x+) <= f(z) + c <grad f(z), x+ - z>."""
         data, reg = self.problem.data_and_reg(self.x_prev, self.Ax_prev)
         dg = _kernels.diff_dot(self.x_prev, point, self.g)[0]
-        return data + reg <= cost_point + ARMIJO_C * dg + ROUNDING_RISE * abs(cost_point)
+        return data + reg <= cost_point + ARMIJO_C * dg + self._rounding * abs(cost_point)
 
     def _stop_before_step(self, gnorm):
         opts = self.options
@@ -343,8 +344,16 @@ class GradientDescent:
             while self.step():
                 pass
         if not (self.stop_reason in ("tol", "gtol") and self._measured_final):
-            # the returned image has not been measured yet
+            # the returned image has not been measured yet: measure it, and
+            # if the last step went uphill, return the iterate before it
             data, reg = self.problem.data_and_reg(self.x, self.Ax)
+            if self.iteration > 0 and self._rose(data + reg):
+                reason = "non-finite cost" if not math.isfinite(data + reg) else "cost rose"
+                self.events.append(
+                    BackoffEvent(self.iteration, self._eta_prev, 0.5 * self._eta_prev, self.limit, reason, self.channel)
+                )
+                self._revert()
+                data, reg = self.problem.data_and_reg(self.x, self.Ax)
             self._record(self.iteration, data, reg, math.nan, math.nan, self.x)
         return self
 

@@ -41,7 +41,10 @@ def estimate_noise(image):
     crop = np.asarray(image[top : top + NOISE_CROP, left : left + NOISE_CROP], dtype=np.float64)
     if min(crop.shape) < 4:
         return NOISE_FLOOR
-    sigma = float(estimate_sigma(crop, channel_axis=None))
+    if np.ptp(crop) == 0:  # flat: no detail band to measure, nothing to regularise against
+        return NOISE_FLOOR
+    with np.errstate(all="ignore"):
+        sigma = float(estimate_sigma(crop, channel_axis=None))
     return max(sigma, NOISE_FLOOR) if math.isfinite(sigma) else NOISE_FLOOR
 
 

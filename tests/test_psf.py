@@ -170,11 +170,6 @@ def test_bad_specs(spec, match):
         psf.parse(spec)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: psf.parse treats any spec with a '.' after the kind (e.g. 'blob:radius=1.5') as a "
-    "file name, so an unknown kind is reported as 'PSF file not found' without listing the kinds",
-)
 @pytest.mark.parametrize("spec", ["blob:radius=1.5", "gauss:sigma=2.5"])
 def test_unknown_kind_with_a_decimal_parameter_lists_the_kinds(spec):
     with pytest.raises(ValueError, match="unknown PSF kind"):
@@ -245,21 +240,11 @@ def test_validate_errors(kernel, error, match):
         psf.validate(kernel)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: psf.validate divides by kernel.sum() without checking it is finite; finite taps "
-    "whose sum overflows (1e308) give an all-zero kernel and a RuntimeWarning instead of a normalised one",
-)
 def test_validate_huge_but_finite_taps():
     k = psf.validate(np.full((3, 3), 1e308))
     np.testing.assert_allclose(k, 1 / 9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: psf.gaussian squares r / sigma, which overflows for sigma below ~1e-154 and "
-    "raises a RuntimeWarning (an error under filterwarnings=error) instead of returning a delta",
-)
 def test_gaussian_with_tiny_sigma_is_a_delta():
     k = psf.gaussian(1e-300)
     assert k.shape == (3, 3) and k[1, 1] == 1.0

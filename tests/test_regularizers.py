@@ -37,11 +37,6 @@ def test_bad_parameters(name, kwargs, match):
         make_regularizer(name, **kwargs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: regularizers.make_regularizer accepts eps=inf (`not eps > 0` is False for inf); "
-    "the cost is then NaN and solve() silently stops with step_underflow after 0 iterations",
-)
 @pytest.mark.parametrize("name", ["tv", "hyper-laplacian"])
 def test_infinite_eps_is_rejected(name):
     with pytest.raises(ValueError, match="eps"):

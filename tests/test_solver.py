@@ -94,7 +94,7 @@ ARMIJO_SLACK_BUG = (
 
 
 @pytest.mark.parametrize(
-    "schedule", ["auto", "bb", pytest.param("armijo", marks=pytest.mark.xfail(strict=True, reason=ARMIJO_SLACK_BUG))]
+    "schedule", ["auto", "bb", "armijo"]
 )
 def test_plain_descent_converges_tightly_in_float64(tikhonov_problems, schedule):
     y, x_star = tikhonov_problems["periodic"]
@@ -166,7 +166,6 @@ LAST_STEP_BUG = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=LAST_STEP_BUG)
 @pytest.mark.parametrize("clip", [True, False])
 def test_a_divergent_last_step_is_not_returned(clip):
     y = naive.observe(naive.scene((16, 16)), K5, "periodic")
@@ -177,7 +176,7 @@ def test_a_divergent_last_step_is_not_returned(clip):
         )  # fmt: skip
     cost = result.history["cost"]
     assert np.all(np.isfinite(cost)) and cost[-1] <= cost[0]
-    assert naive.cost(result.image, K5, y, "periodic", "none", 0) <= cost[0]
+    assert naive.cost(result.image, K5, y, "periodic", "none", 0) <= cost[0] * (1 + 1e-12)
 
 
 MONOTONE_CASES = [
@@ -210,18 +209,17 @@ def test_cost_never_rises_for_steps_up_to_one_over_l(boundary, regularizer, weig
     "boundary, clip",
     [
         ("valid", False),
-        pytest.param("valid", True, marks=pytest.mark.xfail(strict=True, reason="engine bug, see FOURIER_BUG")),
-        pytest.param("periodic", False, marks=pytest.mark.xfail(strict=True, reason="engine bug, see FOURIER_BUG")),
-        pytest.param("reflect", False, marks=pytest.mark.xfail(strict=True, reason="engine bug, see FOURIER_BUG")),
+        pytest.param("valid", True, marks=pytest.mark.xfail(strict=True, reason="known limitation, see docstring")),
+        ("periodic", False),
+        pytest.param("reflect", False, marks=pytest.mark.xfail(strict=True, reason="known limitation, see docstring")),
     ],
 )
 def test_preconditioned_cost_never_rises_for_eta_one_over_l(boundary, clip):
-    """FOURIER_BUG: the docstring of solve() says L and 2/L are measured in the preconditioner's metric,
-    and Problem.lipschitz returns max(||A||^2, 1) for it. For 'periodic'/'reflect' the zero-padded
-    circulant P does not match A^T A on the frame: lambda_max(P^1/2 A^T A P^1/2) is ~95 for
-    gaussian(1.5) on 16x16 (see tests/naive.py dense matrices), so eta = 1/L makes the cost rise and the
-    solver backs off. With clip=True the box projection is Euclidean while the step is in P's metric,
-    which is not a descent step either ('valid', regularizer 'none').
+    """In the preconditioner's metric L = max(||A||^2, 1), so eta = 1/L never raises the cost for the
+    circulant models it matches ('valid' with its padded grid, 'periodic' on the frame grid).
+    Known limitations, left to the solver's back-off: for 'reflect' the circulant P does not match the
+    mirrored blur (a DCT-based P would); with clip=True the box projection is Euclidean while the step
+    is in P's metric, so a projected step is not always a descent step.
     """
     kernel = psf.gaussian(1.5)
     y = naive.observe(naive.scene((24, 24)), kernel, boundary)
