@@ -68,28 +68,55 @@ def _reset_hwm():
 
 
 class _Sampler(threading.Thread):
-    """Samples the process RSS every ``interval`` seconds; keeps the maximum."""
+    """Samples the process RSS every ``interval`` seconds; keeps the maximum.
 
-    def __init__(self, interval=0.002):
+    With ``where=True`` it also keeps a tracemalloc snapshot taken when the
+    traced (numpy) memory reached its largest sampled value, to show which
+    lines hold memory at the peak.
+    """
+
+    def __init__(self, interval=0.002, where=False):
         super().__init__(daemon=True)
         import psutil
 
         self._proc = psutil.Process()
         self.interval = interval
+        self.where = where
         self.peak = 0
         self.samples = 0
+        self.snapshot = None
+        self.snapshot_traced = 0
         self._done = threading.Event()
 
     def run(self):
+        import tracemalloc
+
         while not self._done.is_set():
             self.peak = max(self.peak, self._proc.memory_info().rss)
             self.samples += 1
+            if self.where and tracemalloc.is_tracing():
+                current = tracemalloc.get_traced_memory()[0]
+                if current > self.snapshot_traced + MIB:
+                    self.snapshot = tracemalloc.take_snapshot()
+                    self.snapshot_traced = current
             time.sleep(self.interval)
 
     def stop(self):
         self._done.set()
         self.join()
         self.peak = max(self.peak, self._proc.memory_info().rss)
+
+
+def _where(snapshot, top):
+    """The ``top`` deblur source lines holding the most traced memory in ``snapshot``."""
+    package = os.sep + "deblur" + os.sep
+    sizes = {}
+    for stat in snapshot.statistics("traceback"):
+        frames = list(stat.traceback)[::-1]  # tracemalloc lists the oldest frame first
+        site = next((f for f in frames if package in f.filename), frames[0])
+        key = f"{os.path.relpath(site.filename, _cases.REPO_ROOT)}:{site.lineno}"
+        sizes[key] = sizes.get(key, 0) + stat.size
+    return sorted(sizes.items(), key=lambda kv: -kv[1])[:top]
 
 
 def child(args):
@@ -113,9 +140,9 @@ def child(args):
     rss0 = _status_kib("VmRSS")
     maxrss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     hwm_reset = _reset_hwm()
-    sampler = _Sampler()
+    sampler = _Sampler(where=bool(args.where))
     sampler.start()
-    tracemalloc.start()
+    tracemalloc.start(16 if args.where else 1)
     tracemalloc.reset_peak()
     traced0 = tracemalloc.get_traced_memory()[0]
     t0 = time.perf_counter()
@@ -127,6 +154,8 @@ def child(args):
     hwm = _status_kib("VmHWM") if hwm_reset else None
     maxrss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     rss1 = _status_kib("VmRSS")
+
+    where = _where(sampler.snapshot, args.where) if args.where and sampler.snapshot else None
 
     candidates = {"sampled": sampler.peak - rss0}
     if hwm is not None:
@@ -155,6 +184,8 @@ def child(args):
         "method": method,
         "numpy_traced_peak_bytes": traced_peak,
         "options": options,
+        "where": where,
+        "where_traced_bytes": sampler.snapshot_traced if args.where else None,
     }
     with open(args.out, "w", encoding="utf-8") as fh:
         json.dump(record, fh, indent=1)
@@ -166,7 +197,7 @@ def child(args):
 # ----------------------------------------------------------------------------
 
 
-def run_one(size, label, kernel, workdir, max_iter=None, seed=0):
+def run_one(size, label, kernel, workdir, max_iter=None, seed=0, where=0):
     """Write the input, run the child in a fresh interpreter, return its record."""
     from speed import make_input
 
@@ -181,6 +212,8 @@ def run_one(size, label, kernel, workdir, max_iter=None, seed=0):
            "--out", out_path]
     if max_iter:
         cmd += ["--max-iter", str(max_iter)]
+    if where:
+        cmd += ["--where", str(where)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"child for {label} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
@@ -199,6 +232,9 @@ def main(argv=None):
     p.add_argument("--max-iter", type=int, default=None,
                    help="pass max_num_iter to shorten the run (default: deblur's default options)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--where", type=int, default=0, metavar="N",
+                   help="also list the N deblur source lines holding most numpy memory at the traced peak "
+                        "(slower: tracemalloc keeps tracebacks)")
     p.add_argument("--json", metavar="PATH", help="write all results as JSON")
     p.add_argument("--check", action="store_true", help="exit with status 1 when a case exceeds the limit")
     p.add_argument("--child", metavar="IMAGE.npy", help=argparse.SUPPRESS)
@@ -219,7 +255,7 @@ def main(argv=None):
         for label in args.kernels:
             print(f"{label}: restore of {args.size}x{args.size} float32 in a fresh process ...", file=sys.stderr,
                   flush=True)
-            records.append(run_one(args.size, label, kernels[label], workdir, args.max_iter, args.seed))
+            records.append(run_one(args.size, label, kernels[label], workdir, args.max_iter, args.seed, args.where))
 
     rows = []
     ok = True
@@ -245,6 +281,11 @@ def main(argv=None):
     print(f"\n{args.size}x{args.size} float32 deblur.restore"
           + (f" (max_num_iter={args.max_iter})" if args.max_iter else " (default options)"))
     print(_cases.format_table(header, rows, ["<"] + [">"] * 8 + ["<"]))
+    for r in records:
+        if r.get("where"):
+            print(f"\n{r['kernel']}: numpy memory by deblur line at the sampled traced peak "
+                  f"({r['where_traced_bytes'] / MIB:.0f} MiB)")
+            print(_cases.format_table(["line", "MiB"], [[k, f"{v / MIB:.1f}"] for k, v in r["where"]], ["<", ">"]))
     print(f"\ntarget (extra peak <= {LIMIT_FACTOR}x the image): {'MET' if ok else 'NOT MET'}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
