@@ -91,20 +91,14 @@ def test_big_endian_uint16_is_accepted():
     assert out.shape == image.shape and out.dtype.kind == "u" and out.dtype.itemsize == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: api._check_image tests isfinite before _to_float casts to the working precision, so a "
-    "finite float64 image beyond the float32 range (1e39) overflows to inf in the cast (RuntimeWarning) and "
-    "solve() returns an all-inf image with stop_reason 'step_underflow'",
-)
-def test_float64_values_beyond_float32_are_refused_or_restored():
-    image = np.full((8, 8), 1e39)
-    try:
-        out = deblur.restore(image, "box:size=3", max_num_iter=2)
-    except ValueError as exc:
-        assert "float64" in str(exc)
-    else:
-        assert np.all(np.isfinite(out))
+def test_float_values_far_outside_the_unit_range_are_refused():
+    """A finite float64 image beyond float32's range once overflowed to an all-inf result."""
+    with pytest.raises(ValueError, match=r"has values up to 1e\+39; float images are expected in \[0, 1\]"):
+        deblur.restore(np.full((8, 8), 1e39), "box:size=3", max_num_iter=2)
+    with pytest.raises(ValueError, match="expected in"):
+        deblur.restore(np.full((8, 8), -3e7, np.float32), "box:size=3", max_num_iter=2)
+    out = deblur.restore(np.full((8, 8), 1e3), "box:size=3", max_num_iter=2, weight=0.01)
+    np.testing.assert_allclose(out, 1e3, rtol=1e-6)  # large but representable values still work
 
 
 def test_float_inputs_of_other_byte_order_and_layout():
@@ -129,14 +123,15 @@ def test_input_is_not_modified():
 
 def test_restore_is_solve_image():
     image = make_image(np.float32)
-    np.testing.assert_array_equal(
-        deblur.restore(image, "disk:radius=2", weight=0.02, **FAST), deblur.solve(image, "disk:radius=2", weight=0.02, **FAST).image
-    )
+    restored = deblur.restore(image, "disk:radius=2", weight=0.02, **FAST)
+    np.testing.assert_array_equal(restored, deblur.solve(image, "disk:radius=2", weight=0.02, **FAST).image)
 
 
 def test_settings_and_result_fields():
     image = make_image(np.float32, shape=(20, 20))
-    result = deblur.solve(image, "motion:length=7,angle=10", regularizer="tv", weight=0.01, boundary="reflect", max_num_iter=4, tol=None)
+    result = deblur.solve(
+        image, "motion:length=7,angle=10", regularizer="tv", weight=0.01, boundary="reflect", max_num_iter=4, tol=None
+    )
     s = result.settings
     assert s["regularizer"] == "tv" and s["boundary"] == "reflect" and s["precision"] == "float32"
     assert s["engine"] in ENGINES and len(s["lipschitz"]) == 1 and s["lipschitz"][0] > 0
@@ -176,7 +171,9 @@ def test_clip_keeps_the_box():
     y = np.zeros((16, 16))
     y[4:12, 4:12] = 1.0  # sharp edges: deconvolution overshoots them
     for clip, inside in ((True, True), (False, False)):
-        out = deblur.restore(y, "gaussian:sigma=1.5", regularizer="none", weight=0, clip=clip, boundary="reflect", max_num_iter=30)
+        out = deblur.restore(
+            y, "gaussian:sigma=1.5", regularizer="none", weight=0, clip=clip, boundary="reflect", max_num_iter=30
+        )
         assert inside == bool(out.min() >= 0 and out.max() <= 1), (out.min(), out.max())
 
 

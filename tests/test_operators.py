@@ -122,7 +122,9 @@ def test_automatic_engine_agrees_with_scipy(rng, kernel, boundary):
     np.testing.assert_allclose(op.forward(x), naive.blur(x, kernel, boundary), atol=1e-5)
 
 
-@pytest.mark.parametrize("kshape, pads", [((3, 3), (1, 1, 1, 1)), ((4, 4), (1, 2, 1, 2)), ((1, 2), (0, 0, 0, 1)), ((5, 2), (2, 2, 0, 1))])
+@pytest.mark.parametrize(
+    "kshape, pads", [((3, 3), (1, 1, 1, 1)), ((4, 4), (1, 2, 1, 2)), ((1, 2), (0, 0, 0, 1)), ((5, 2), (2, 2, 0, 1))]
+)
 def test_kernel_padding(kshape, pads):
     """Centre tap at (kh // 2, kw // 2): it reaches kh - 1 - kh // 2 rows above, kh // 2 below."""
     assert kernel_padding(kshape) == pads

@@ -113,7 +113,9 @@ def test_a_constant_image_is_a_fixed_point(case, kernel, boundary, precision):
     flat = np.full_like(image, level)
     if psf_too_large(kernel, image, channel_axis) or (not isinstance(kernel, str) and not kernel.any()):
         return
-    out = deblur.restore(flat, kernel, channel_axis=channel_axis, boundary=boundary, precision=precision, weight=0.01, max_num_iter=3)
+    out = deblur.restore(
+        flat, kernel, channel_axis=channel_axis, boundary=boundary, precision=precision, weight=0.01, max_num_iter=3
+    )
     if flat.dtype.kind == "u":
         np.testing.assert_array_equal(out, flat)
     else:
@@ -139,10 +141,13 @@ def test_non_finite_pixels_are_always_refused(case, data):
 @st.composite
 def arbitrary_arrays(draw):
     """Any rank, size and dtype; floats in +-1e6 (within float32: see test_api), NaN and Inf included."""
-    dtype = np.dtype(draw(st.sampled_from([np.float64, np.float32, np.float16, np.int64, np.int8, np.uint8, np.bool_, np.complex64])))
+    kinds = [np.float64, np.float32, np.float16, np.int64, np.int8, np.uint8, np.bool_, np.complex64]
+    dtype = np.dtype(draw(st.sampled_from(kinds)))
     shape = draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5))
     bound = 6e4 if dtype == np.float16 else 1e6
-    elements = st.floats(-bound, bound, width=8 * dtype.itemsize) | st.sampled_from([np.nan, np.inf]) if dtype.kind == "f" else None
+    elements = None
+    if dtype.kind == "f":
+        elements = st.floats(-bound, bound, width=8 * dtype.itemsize) | st.sampled_from([np.nan, np.inf])
     return draw(hnp.arrays(dtype, shape, elements=elements))
 
 

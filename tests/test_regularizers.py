@@ -67,7 +67,8 @@ def test_zero_weight_leaves_the_gradient_alone(rng):
 
 
 @pytest.mark.parametrize(
-    "name, eps, p", [("tikhonov", None, 0.8), ("tv", 0.05, 0.8), ("hyper-laplacian", 0.05, 0.5), ("hyper-laplacian", 0.1, 1.5)]
+    "name, eps, p",
+    [("tikhonov", None, 0.8), ("tv", 0.05, 0.8), ("hyper-laplacian", 0.05, 0.5), ("hyper-laplacian", 0.1, 1.5)],
 )
 def test_curvature_is_a_lipschitz_bound_of_the_gradient(rng, name, eps, p):
     """||grad R(x) - grad R(z)|| <= curvature ||x - z||, including near-flat images where rho'' peaks."""

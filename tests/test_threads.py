@@ -10,9 +10,21 @@ from deblur import psf
 
 # one job per engine (sparse taps, separable, FFT) and per boundary, gray and colour
 JOBS = [
-    (naive.observe(naive.scene((40, 36), seed=1), psf.motion(7, 30), "valid"), "motion:length=7,angle=30", dict(boundary="valid")),
-    (naive.observe(naive.scene((32, 44), seed=2), psf.gaussian(1.5), "reflect"), "gaussian:sigma=1.5", dict(boundary="reflect", regularizer="tv")),
-    (naive.observe(naive.scene((36, 36), seed=3), psf.disk(4), "periodic"), "disk:radius=4", dict(boundary="periodic", regularizer="tikhonov")),
+    (
+        naive.observe(naive.scene((40, 36), seed=1), psf.motion(7, 30), "valid"),
+        "motion:length=7,angle=30",
+        dict(boundary="valid"),
+    ),
+    (
+        naive.observe(naive.scene((32, 44), seed=2), psf.gaussian(1.5), "reflect"),
+        "gaussian:sigma=1.5",
+        dict(boundary="reflect", regularizer="tv"),
+    ),
+    (
+        naive.observe(naive.scene((36, 36), seed=3), psf.disk(4), "periodic"),
+        "disk:radius=4",
+        dict(boundary="periodic", regularizer="tikhonov"),
+    ),
     (
         np.stack([naive.scene((30, 30), seed=s) for s in (4, 5, 6)], axis=0),
         "box:size=4",
