@@ -127,6 +127,17 @@ def test_restore_is_solve_image():
     np.testing.assert_array_equal(restored, deblur.solve(image, "disk:radius=2", weight=0.02, **FAST).image)
 
 
+def test_numpy_scalar_options_are_accepted():
+    image = make_image(np.float32)
+    result = deblur.solve(
+        image, "box:size=3", weight=np.float32(0.01), lr=np.float64(0.5), max_num_iter=np.int64(3),
+        seed=np.int64(2), variant="stochastic", schedule="step", decay=np.float32(0.5), tol=None,
+        regularizer="tv", eps=np.float32(0.02),
+    )  # fmt: skip
+    assert result.iterations == 3
+    assert result.weight == pytest.approx(0.01) and result.settings["lr"] == 0.5
+
+
 def test_settings_and_result_fields():
     image = make_image(np.float32, shape=(20, 20))
     result = deblur.solve(
