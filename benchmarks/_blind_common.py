@@ -1,0 +1,158 @@
+"""Shared pieces of the blind-estimation benchmarks (``blind_*.py``).
+
+- data location (``--data``, default ``<repo>/../shared/data``; never copied into the repository),
+- image and kernel loading,
+- the error ratio of Levin et al. (2009): SSD of a restore at the best integer
+  shift, away from the border,
+- the restore every kernel goes through (``deblur.restore`` with ``boundary='valid'``
+  and otherwise default options, so the tables compare kernels, not restores),
+- table printing and peak normalised cross-correlation of two kernels.
+"""
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
+
+import deblur  # noqa: E402
+from deblur.blind import estimate  # noqa: E402
+
+__all__ = [
+    "REPO_ROOT",
+    "default_data_dir",
+    "load_gray",
+    "load_rgb",
+    "restore",
+    "ssd_best_shift",
+    "ratio_stats",
+    "print_table",
+    "peak_ncc",
+    "timed_estimate",
+    "write_json",
+]
+
+
+def default_data_dir():
+    return os.path.normpath(os.path.join(REPO_ROOT, "..", "shared", "data"))
+
+
+def load_gray(path):
+    """An 8/16-bit image file as float64 gray in [0, 1]."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.mode in ("I;16", "I"):
+            return np.asarray(im, dtype=np.float64) / 65535.0
+        return np.asarray(im.convert("L"), dtype=np.float64) / 255.0
+
+
+def load_rgb(path):
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
+
+
+def restore(blurred, kernel, **options):
+    """The non-blind restore all kernels share: ``deblur.restore``, valid boundary, defaults otherwise."""
+    kernel = np.maximum(np.asarray(kernel, dtype=np.float64), 0.0)
+    kernel /= kernel.sum()
+    options.setdefault("boundary", "valid")
+    return deblur.restore(blurred, kernel, **options)
+
+
+def ssd_best_shift(estimate_image, sharp, border=20, max_shift=15):
+    """SSD between a restore and the sharp image at the best integer shift, ``border`` px from the edges.
+
+    An estimated kernel is defined up to a translation, so its restore is a shifted
+    copy of the sharp image; the search covers ``|dy|, |dx| <= max_shift``.
+    """
+    h, w = sharp.shape
+    b = max(border, max_shift)
+    ref = sharp[b : h - b, b : w - b]
+    best = np.inf
+    for dy in range(-max_shift, max_shift + 1):
+        for dx in range(-max_shift, max_shift + 1):
+            cut = estimate_image[b + dy : h - b + dy, b + dx : w - b + dx]
+            d = cut - ref
+            best = min(best, float(np.einsum("ij,ij->", d, d)))
+    return best
+
+
+def ratio_stats(ratios):
+    r = np.asarray([v for v in ratios if np.isfinite(v)], dtype=np.float64)
+    n_all = len(ratios)
+    if r.size == 0:
+        return dict(n=0, le2=np.nan, le3=np.nan, le5=np.nan, median=np.nan, worst=np.nan)
+    return dict(
+        n=int(r.size),
+        le2=float((r <= 2).sum() / n_all),
+        le3=float((r <= 3).sum() / n_all),
+        le5=float((r <= 5).sum() / n_all),
+        median=float(np.median(r)),
+        worst=float(r.max()),
+    )
+
+
+def print_table(rows, columns, title=None, file=None):
+    """Print ``rows`` (list of dicts) as an aligned table with the given ``columns`` [(key, header, fmt)]."""
+    file = file or sys.stdout
+    cells = [[h for _, h, _ in columns]]
+    for row in rows:
+        line = []
+        for key, _, fmt in columns:
+            v = row.get(key, "")
+            if isinstance(v, float) and not np.isfinite(v):
+                line.append("-")
+            elif isinstance(v, (int, float)) and fmt:
+                line.append(format(v, fmt))
+            else:
+                line.append(str(v))
+        cells.append(line)
+    widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
+    if title:
+        print(title, file=file)
+    for i, line in enumerate(cells):
+        print("  ".join(s.ljust(wd) if j == 0 else s.rjust(wd) for j, (s, wd) in enumerate(zip(line, widths))), file=file)
+        if i == 0:
+            print("  ".join("-" * wd for wd in widths), file=file)
+    file.flush()
+
+
+def peak_ncc(a, b):
+    """Peak normalised cross-correlation of two kernels over all relative shifts, both orientations.
+
+    Returns ``(peak, flipped)``: the best correlation and whether it was reached
+    with ``b`` rotated by 180 degrees (orientation is unknown for released kernels).
+    """
+    from scipy.signal import fftconvolve
+
+    def ncc(u, v):
+        u = u - u.mean()
+        v = v - v.mean()
+        num = fftconvolve(u, v[::-1, ::-1], mode="full")
+        return float(num.max() / (np.linalg.norm(u) * np.linalg.norm(v) + 1e-300))
+
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    straight, flipped = ncc(a, b), ncc(a, b[::-1, ::-1])
+    return (flipped, True) if flipped > straight else (straight, False)
+
+
+def timed_estimate(image, size=None, **options):
+    """``deblur.blind.estimate`` with its wall and CPU time."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    kernel, record = estimate(image, size=size, **options)
+    return kernel, record, time.perf_counter() - t0, time.process_time() - c0
+
+
+def write_json(path, doc):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=1, default=float)

@@ -1,0 +1,81 @@
+"""Every knob of the blind estimation, in one place, with its default.
+
+:func:`deblur.blind.estimate_psf` takes these as keyword options
+(``estimate_psf(image, size=31, iterations=8)``); an unknown name is an
+error that lists the valid ones.
+"""
+
+from dataclasses import dataclass, fields
+
+__all__ = ["BlindOptions", "make_options"]
+
+
+@dataclass(frozen=True)
+class BlindOptions:
+    """Options of the coarse-to-fine estimation (defaults tuned on Levin et al. 2009).
+
+    Pyramid
+        ``ratio``: scale between levels (``1/sqrt(2)``); ``coarsest``: kernel side at the
+        coarsest level (px); ``max_size``: cap of the automatic support (px).
+    Alternation
+        ``iterations``: latent/kernel alternations per level.
+    Latent step (L0 gradient prior, half-quadratic splitting)
+        ``lam``: weight of the L0 gradient prior at the start of a level; ``lam_decay``:
+        divide it by this after each alternation; ``lam_min``: floor;
+        ``beta_max``: largest splitting weight; ``kappa``: growth of the splitting weight;
+        ``latent_steps``: preconditioned gradient steps per splitting stage.
+    Kernel step (projected accelerated gradient on the simplex)
+        ``kernel_weight``: Tikhonov weight on the kernel, relative to the energy of the
+        latent gradients; ``kernel_steps``: gradient steps per kernel update;
+        ``threshold``: taps below this fraction of the peak are set to zero;
+        ``min_component``: connected pieces of the kernel holding less than this fraction
+        of its mass are removed.
+    Support
+        ``adapt_support``: shrink the support between levels to the kernel's extent
+        (only when ``size`` is automatic); ``margin``: spare pixels kept around it.
+    Robustness
+        ``saturation``: pixels at or above this value (in [0, 1] units) are clipped
+        highlights, left out of the data term (``None`` disables it);
+        ``min_structure``: below this edge-to-noise score the image is declared
+        featureless and a delta is returned.
+    Speed
+        ``max_pixels``: the finest level is estimated on the most textured crop of at most
+        this many pixels; ``workers``: FFT threads.
+    """
+
+    ratio: float = 0.7071067811865476
+    coarsest: int = 5
+    max_size: int = 75
+    iterations: int = 5
+    lam: float = 4e-3
+    lam_decay: float = 1.1
+    lam_min: float = 1e-4
+    beta_max: float = 1e5
+    kappa: float = 2.0
+    latent_steps: int = 1
+    kernel_weight: float = 0.5
+    kernel_steps: int = 20
+    kernel_projection: str = "nonneg"
+    kernel_init: str = "flat"
+    threshold: float = 0.05
+    edge_per_bin: int = 20
+    edge_decay: float = 1.1
+    lam_carry: bool = True
+    min_component: float = 0.05
+    adapt_support: bool = True
+    margin: int = 3
+    saturation: float = 0.98
+    min_structure: float = 8.0
+    max_pixels: int = 1_000_000
+    workers: int = 2
+
+
+_NAMES = tuple(f.name for f in fields(BlindOptions))
+
+
+def make_options(**options):
+    """Build :class:`BlindOptions` from keyword options, rejecting unknown names."""
+    unknown = sorted(set(options) - set(_NAMES))
+    if unknown:
+        raise TypeError(f"unknown blind-estimation option(s) {unknown}; valid options: {', '.join(_NAMES)}")
+    return BlindOptions(**options)

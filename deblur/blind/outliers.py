@@ -1,0 +1,40 @@
+"""Clipped highlights as outliers of the data term (Cho, Wang and Lee, ICCV 2011).
+
+A saturated pixel does not obey ``y = k (*) x``: the sensor clipped it. Leaving
+such pixels out of the data term (weight 0) lets the latent image exceed the
+white level there, so neither the kernel estimate nor the restore rings
+around lights.
+"""
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["clipped_mask"]
+
+
+def clipped_mask(image, threshold=0.98, dilate=1):
+    """Data-term weights: 0 on clipped highlights (and ``dilate`` pixels around), 1 elsewhere.
+
+    Parameters
+    ----------
+    image : ndarray
+        Blurred image, 2-D or colour with the channel last, values in [0, 1].
+        A pixel is clipped if any channel is ``>= threshold``.
+    threshold : float
+        White level above which a pixel is considered saturated.
+    dilate : int
+        Grow the clipped regions by this many pixels (JPEG and the camera's
+        response bend values just below the white level too).
+
+    Returns
+    -------
+    ndarray of float64
+        Same 2-D shape as the image, values 0 or 1.
+    """
+    img = np.asarray(image, dtype=np.float64)
+    clipped = img >= threshold
+    if clipped.ndim == 3:
+        clipped = clipped.any(axis=-1)
+    if dilate > 0 and clipped.any():
+        clipped = ndimage.binary_dilation(clipped, structure=np.ones((3, 3)), iterations=int(dilate))
+    return (~clipped).astype(np.float64)

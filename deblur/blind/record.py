@@ -1,0 +1,91 @@
+"""The estimation's own record: what was done, level by level, and how it ended."""
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+__all__ = ["EstimationRecord", "RECORD_COLUMNS"]
+
+RECORD_COLUMNS = (
+    "level",  # pyramid level, 0 = coarsest
+    "iteration",  # alternation within the level, 1-based
+    "scale",  # level size relative to the input
+    "support",  # kernel side at this level (px of the level)
+    "lam",  # weight of the L0 gradient prior used
+    "cost",  # data + prior of the latent step, per observed pixel
+    "data",  # 0.5 ||W(Kx - y)||^2 per observed pixel
+    "prior",  # lam * #(non-zero gradients) per observed pixel
+    "kernel_objective",  # value of the kernel step's quadratic (gradient domain)
+    "kernel_change",  # L1 distance between successive kernels (after resampling)
+    "elapsed",  # seconds since the estimation started
+)
+
+
+@dataclass
+class EstimationRecord:
+    """What :func:`deblur.blind.estimate` did.
+
+    Attributes
+    ----------
+    status : str
+        ``"estimated"`` or ``"fallback"`` (no reliable estimate: a delta was returned).
+    message : str
+        One line for the user (why it fell back, or the support chosen).
+    size : int
+        Side of the returned kernel.
+    size_rule : str
+        How the support was chosen (``"given"`` or the automatic rule applied).
+    levels : list of dict
+        ``scale``, ``shape``, ``support`` of each pyramid level, coarsest first.
+    rows : dict of lists
+        The per-iteration history, one list per :data:`RECORD_COLUMNS`.
+    clipped_fraction : float
+        Share of the pixels left out of the data term as clipped highlights.
+    structure : float
+        Edge-to-noise score of the input (see :mod:`deblur.blind.confidence`).
+    crop : tuple or None
+        ``(row, col, height, width)`` of the region estimated on, when cropped.
+    elapsed : float
+        Total seconds.
+    """
+
+    status: str = "estimated"
+    message: str = ""
+    size: int = 0
+    size_rule: str = ""
+    levels: list = field(default_factory=list)
+    rows: dict = field(default_factory=lambda: {c: [] for c in RECORD_COLUMNS})
+    clipped_fraction: float = 0.0
+    structure: float = math.nan
+    crop: object = None
+    elapsed: float = 0.0
+
+    def append(self, **row):
+        for c in RECORD_COLUMNS:
+            self.rows[c].append(float(row.get(c, math.nan)))
+
+    def __getitem__(self, name):
+        """One history column as a float array (``record["cost"]``)."""
+        return np.asarray(self.rows[name], dtype=np.float64)
+
+    def __len__(self):
+        return len(self.rows["iteration"])
+
+    @property
+    def ok(self):
+        return self.status == "estimated"
+
+    def as_dict(self):
+        d = asdict(self)
+        d["rows"] = {k: [None if not math.isfinite(v) else v for v in vals] for k, vals in self.rows.items()}
+        return d
+
+    def to_json(self, path=None):
+        text = json.dumps(self.as_dict(), indent=1, default=float)
+        if path is None:
+            return text
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return None
