@@ -6,8 +6,15 @@ its own rows, so no two threads touch the same element. Each kernel has a
 plain numpy/scipy twin in ``tests/naive.py`` that the tests compare against.
 """
 
-import numba
-import numpy as np
+import os
+
+# GNU OpenMP threads spin while waiting for work by default, which starves
+# other processes (a batch's workers, a CI runner) on small machines. A
+# user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402  (after the environment is set)
+import numpy as np  # noqa: E402
 from numba import prange
 
 from . import _config
@@ -254,7 +261,7 @@ def descent_step(z, d, eta, x, x_prev, delta, lo, hi, clip, g, out):
                 v += delta * (x[i, j] - x_prev[i, j])
             if clip:
                 v = min(max(v, lo), hi)
-            row += float(g[i, j]) * (v - float(x[i, j]))
+            row += np.float64(g[i, j]) * (np.float64(v) - np.float64(x[i, j]))
             out[i, j] = v
         total += row
     return total
@@ -268,7 +275,7 @@ def dot(a, b):
     for i in prange(n):
         row = 0.0
         for j in range(m):
-            row += float(a[i, j]) * float(b[i, j])
+            row += np.float64(a[i, j]) * np.float64(b[i, j])
         total += row
     return total
 
@@ -283,8 +290,8 @@ def diff_dot(a, b, g):
         row_dg = 0.0
         row_dd = 0.0
         for j in range(m):
-            d = float(a[i, j]) - float(b[i, j])
-            row_dg += d * float(g[i, j])
+            d = np.float64(a[i, j]) - np.float64(b[i, j])
+            row_dg += d * np.float64(g[i, j])
             row_dd += d * d
         dg += row_dg
         dd += row_dd

@@ -85,9 +85,12 @@ def _to_float(image, dtype):
 
 
 def _from_float(image, dtype):
+    dtype = np.dtype(dtype).newbyteorder("=")
     if dtype in _INT_SCALE:
         scaled = np.rint(np.clip(image, 0.0, 1.0) * _INT_SCALE[dtype])
         return scaled.astype(dtype)
+    if np.finfo(dtype).max < np.finfo(image.dtype).max:  # float16: keep within its range
+        image = np.clip(image, -np.finfo(dtype).max, np.finfo(dtype).max)
     return image.astype(dtype, copy=False)
 
 

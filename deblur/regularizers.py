@@ -18,6 +18,7 @@ gradient statistics of natural images (Krishnan and Fergus, NeurIPS 2009).
 """
 
 import math
+import numbers
 from dataclasses import dataclass
 
 from . import _config, _kernels
@@ -82,6 +83,6 @@ def make_regularizer(name, eps=None, p=DEFAULT_P):
         eps = DEFAULT_EPS.get(name, 0.0)
     if name in DEFAULT_EPS and not (eps > 0 and math.isfinite(eps)):
         raise ValueError(f"the {name} smoothing eps must be > 0 and finite, got {eps!r}")
-    if name == "hyper-laplacian" and not (isinstance(p, (int, float)) and 0 < p <= 2):
+    if name == "hyper-laplacian" and not (isinstance(p, numbers.Real) and not isinstance(p, bool) and 0 < p <= 2):
         raise ValueError(f"the hyper-Laplacian exponent p must be in (0, 2], got {p!r}")
     return Regularizer(name, float(eps), float(p))

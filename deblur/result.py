@@ -84,7 +84,8 @@ class History:
 
     @classmethod
     def merge(cls, histories):
-        """Combine per-channel histories: costs and squared norms add, step and time from the slowest."""
+        """Combine per-channel histories: costs and squared norms add, steps average, times add
+        (channels run one after another); a shorter history repeats its last row."""
         histories = list(histories)
         if len(histories) == 1:
             return histories[0]

@@ -101,12 +101,6 @@ def test_float_values_far_outside_the_unit_range_are_refused():
     np.testing.assert_allclose(out, 1e3, rtol=1e-6)  # large but representable values still work
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: api._from_float casts the restored image back to float16 unclipped; a float16 input "
-    "near its maximum (65000, accepted since values up to 1e6 are) restored with clip=False overshoots 65504 "
-    "and the cast gives inf pixels (RuntimeWarning 'overflow encountered in cast')",
-)
 def test_float16_output_never_overflows():
     edges = (naive.scene((32, 32)) > 0.5) * 65000.0
     y = np.clip(naive.observe(edges, psf.gaussian(1.5), "reflect", noise=0), 0, 65000).astype(np.float16)

@@ -92,12 +92,6 @@ def test_curvature_is_a_lipschitz_bound_of_the_gradient(rng, name, eps, p):
         assert worst >= 0.75 * reg.curvature
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: make_regularizer checks isinstance(p, (int, float)), so numpy scalars such as "
-    "np.float32(0.5) or np.int64(1) (e.g. from np.linspace sweeps) are refused with the contradictory "
-    "'p must be in (0, 2], got np.float32(0.5)'",
-)
 @pytest.mark.parametrize("p", [np.float32(0.5), np.int64(1)])
 def test_numpy_scalar_exponent_is_accepted(p):
     assert make_regularizer("hyper-laplacian", p=p).p == float(p)
