@@ -21,7 +21,7 @@ from .result import History, SolveResult
 from .schedules import check_decay
 from .solver import GradientDescent, Options, Problem
 from .warnings import StepSizeWarning
-from .weights import auto_weight, estimate_noise
+from .weights import image_weight
 
 __all__ = ["solve", "restore"]
 
@@ -311,8 +311,7 @@ def solve(
     start = time.perf_counter()
     for c in range(n_channels):
         observed = np.ascontiguousarray(_to_float(channels_last[..., c], dtype))
-        sigma = estimate_noise(observed) if weight == "auto" else None
-        lam = auto_weight(sigma, reg.name) if weight == "auto" else weight
+        lam, sigma = image_weight(observed, reg.name) if weight == "auto" else (weight, None)
         bounds = (min(0.0, float(observed.min())), max(1.0, float(observed.max()))) if clip else None
         precond = None
         if preconditioner == "fourier":

@@ -178,11 +178,23 @@ def test_noise_estimate_and_weight_rule():
     assert estimate_noise(noisy) == pytest.approx(0.04, rel=0.1)
     assert estimate_noise(0.5 + 1e-6 * rng.standard_normal((32, 32))) == NOISE_FLOOR
     assert estimate_noise(noisy[:3, :3]) == NOISE_FLOOR  # too small to tell
-    for name, (c, a) in WEIGHT_RULES.items():
-        assert auto_weight(0.02, name) == pytest.approx(c * 0.02**a)
+    for name, (c, a, b) in WEIGHT_RULES.items():
+        assert auto_weight(0.02, name, 0.05) == pytest.approx(c * 0.02**a * 0.05**b)
         if name != "none":
-            assert 0 < auto_weight(0.01, name) < auto_weight(0.05, name)
-    assert auto_weight(0.05, "none") == 0
+            assert 0 < auto_weight(0.01, name, 0.05) < auto_weight(0.05, name, 0.05)
+    assert auto_weight(0.05, "none", 0.05) == 0
+    # a smooth scene gets a stronger prior than a textured one at the same noise
+    assert auto_weight(0.01, "hyper-laplacian", 0.01) > auto_weight(0.01, "hyper-laplacian", 0.1)
+
+
+def test_content_estimate_removes_the_noise_share():
+    from deblur.weights import CONTENT_FLOOR, estimate_content
+
+    rng = np.random.default_rng(6)
+    noise = 0.02 * rng.standard_normal((128, 128))
+    assert estimate_content(0.5 + noise, 0.02) == pytest.approx(CONTENT_FLOOR, abs=0.01)
+    ramp = np.tile(np.linspace(0, 1, 128), (128, 1))  # gradient 1/127 per pixel
+    assert estimate_content(ramp + noise, 0.02) == pytest.approx(1 / 127, abs=0.004)
 
 
 def test_clip_keeps_the_box():
