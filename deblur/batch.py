@@ -23,6 +23,7 @@ This module never imports click.
 
 import contextlib
 import csv
+import functools
 import io as _io
 import json
 import math
@@ -102,6 +103,7 @@ class RestoreOptions:
     quality: object = None
     overwrite: bool = False
     max_pixels: object = None
+    memory_budget: object = None  # bytes, '2GB' or 'auto': above it, restore in tiles (deblur.tiled)
 
     SOLVER_FIELDS = {  # our name -> deblur.solve's
         "schedule": "schedule",
@@ -161,6 +163,7 @@ class Row:
     backoffs: object = None
     error: object = None
     output: object = None
+    notes: object = None  # remarks for the user (a tiled restore), not in the summary
 
     def as_dict(self):
         return {name: getattr(self, name) for name in SUMMARY_COLUMNS}
@@ -261,7 +264,7 @@ def _write_text(path, text, overwrite):
     _imio.atomic_write(path, lambda fh: fh.write(data), overwrite=overwrite)
 
 
-def restore_file(job, *, callback=None, on_start=None):
+def restore_file(job, *, callback=None, on_start=None, on_note=None):
     """Restore one file as ``job`` says, writing its output (and plot/history/compare) atomically.
 
     Parameters
@@ -271,7 +274,10 @@ def restore_file(job, *, callback=None, on_start=None):
         Passed to :func:`deblur.solve` (progress display); a truthy return stops the solver.
     on_start : callable, optional
         ``on_start(passes, limit)`` just before solving: the number of separate
-        solves (one per restored channel) and the iteration limit of each.
+        solves (one per restored channel and tile) and the iteration limit of each.
+    on_note : callable, optional
+        ``on_note(text)`` at once when the image is restored in tiles (over
+        ``options.memory_budget``); otherwise the remark goes in the notes.
 
     Returns
     -------
@@ -307,12 +313,16 @@ def restore_file(job, *, callback=None, on_start=None):
             return True
         return callback(state) if callback is not None else None
 
+    tiles = _tile_plan(image, kernel, options)
+    if tiles is not None:
+        (on_note or notes.append)(tiles.describe())
     if on_start is not None:
         limit = options.iterations or getattr(api, "DEFAULT_MAX_NUM_ITER", None)
-        on_start(image.shape[-1] if image.ndim == 3 else 1, limit)
+        on_start((image.shape[-1] if image.ndim == 3 else 1) * (tiles.n_tiles if tiles else 1), limit)
+    solve = api.solve if tiles is None else functools.partial(_tiled().solve_tiled, tile_plan=tiles)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = api.solve(
+        result = solve(
             image,
             kernel,
             channel_axis=-1 if image.ndim == 3 else None,
@@ -361,8 +371,24 @@ def restore_file(job, *, callback=None, on_start=None):
         stop_reason=result.stop_reason,
         backoffs=len(result.events),
         output=job.output,
+        notes=[tiles.describe()] if tiles is not None else None,
     )
     return FileOutcome(result, row, notes, solver_warnings)
+
+
+def _tiled():
+    from . import tiled
+
+    return tiled
+
+
+def _tile_plan(image, kernel, options):
+    """Tiles when the whole solve would exceed ``options.memory_budget`` (see :mod:`deblur.tiled`), else None."""
+    if options.memory_budget is None:
+        return None
+    channels = image.shape[-1] if image.ndim == 3 else 1
+    precision = "float64" if options.float64 else "float32"
+    return _tiled().plan_if_needed(image.shape[:2], channels, kernel, options.memory_budget, precision)
 
 
 def _psf_label(spec):

@@ -9,6 +9,7 @@ batch with failed files), 2 usage error (bad option, missing input, unknown
 PSF, output exists), 130 interrupted by Ctrl-C.
 """
 
+import contextlib
 import os
 import sys
 import time
@@ -212,6 +213,46 @@ file_options = _stack(
 )
 
 
+class MemoryBudget(click.ParamType):
+    """A size (2GB, 512MiB, bytes), 'auto' or 'none'; an explicit size needs Dask (deblur[dask])."""
+
+    name = "SIZE"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        word = value.strip().lower()
+        if word in ("auto", "none"):
+            return None if word == "none" else word
+        from . import tiled
+
+        try:
+            size = tiled.parse_size(value)
+            tiled.require_dask("--memory-budget (a tiled restore)")
+        except ValueError as exc:  # DaskMissing included
+            self.fail(str(exc), param, ctx)
+        return size
+
+
+memory_option = click.option(
+    "--memory-budget", type=MemoryBudget(), default="auto", show_default=True,
+    help="Memory one restore may use: 2GB, 512MiB...; 'auto' is 3/4 of the free memory (shared among --jobs), "
+         "'none' no limit. An image that would need more is restored in tiles with Dask, and a note says so "
+         "(needs pip install 'deblur[dask]').")
+
+
+def _check_scheduler(ctx, param, value):
+    if value is None:
+        return None
+    from .tiled import DaskMissing, require_dask
+
+    try:
+        require_dask(f"--scheduler {value}", distributed=True)
+    except DaskMissing as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+    return value
+
+
 def _restore_options(ctx, kw):
     from .batch import RestoreOptions
 
@@ -234,6 +275,7 @@ def _restore_options(ctx, kw):
         quality=kw["quality"],
         overwrite=kw["overwrite"],
         max_pixels=kw["max_pixels"],
+        memory_budget=kw.get("memory_budget"),
         gtol=kw["gtol"],
         batch_fraction=kw["batch_fraction"],
         decay=kw["decay"],
@@ -456,6 +498,7 @@ def _check_outputs(pairs, overwrite):
               help="Write the per-iteration history (.json or .csv).")
 @click.option("--compare", type=click.Path(dir_okay=False), default=None, metavar="PATH",
               help="Write the input and the result side by side.")
+@memory_option
 @file_options
 @click.pass_context
 def restore(ctx, input, output, reference, plot, history, compare, quiet, **kw):
@@ -488,7 +531,8 @@ def restore(ctx, input, output, reference, plot, history, compare, quiet, **kw):
     _announce_compilation(quiet)
     progress = IterationProgress(options.iterations, enabled=_interactive(quiet))
     try:
-        outcome = _batch.restore_file(job, callback=progress, on_start=progress.start)
+        outcome = _batch.restore_file(job, callback=progress, on_start=progress.start,
+                                      on_note=None if quiet else lambda text: _err(f"note: {text}"))
     except KeyboardInterrupt:
         progress.close()
         raise Interrupted("interrupted: nothing was written") from None
@@ -559,6 +603,11 @@ def _side_file(out_dir, rel, suffix, unique_stem):
 @click.option("--compare", "want_compare", is_flag=True, help="Write NAME.compare.png (before | after).")
 @click.option("--summary", type=click.Path(dir_okay=False), default=None,
               help="Summary table file, .csv or .json [default: OUTPUT_DIR/deblur-summary.csv].")
+@click.option("--scheduler", default=None, metavar="ADDRESS", callback=_check_scheduler,
+              help="Run on a Dask cluster, one task per image: the scheduler's address (tcp://host:8786), or "
+                   "'local' for a LocalCluster of --jobs worker processes [default: one per core]. Workers must "
+                   "see the same files. Needs pip install 'deblur[dask]'.")
+@memory_option
 @file_options
 @click.pass_context
 def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, reference_dir, want_plot,
@@ -574,7 +623,15 @@ def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, r
     """
     from . import batch as _batch
 
+    scheduler = kw.pop("scheduler")
+    workers = _batch_workers(ctx, scheduler, jobs)
     options = _restore_options(ctx, kw)
+    if options.memory_budget == "auto" and workers:  # share this machine's memory among the files at once
+        from dataclasses import replace
+
+        from .tiled import resolve_budget
+
+        options = replace(options, memory_budget=resolve_budget("auto", share=workers))
     in_abs, out_abs = os.path.abspath(input_dir), os.path.abspath(output_dir)
     if in_abs == out_abs:
         raise click.UsageError("OUTPUT_DIR must differ from INPUT_DIR, so no input is ever replaced")
@@ -631,7 +688,7 @@ def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, r
         _announce_compilation(quiet)
     by_file = {}
     try:
-        _run_batch(jobs_list, jobs, quiet, by_file)
+        _run_batch(jobs_list, jobs, quiet, by_file, scheduler=scheduler, workers=workers)
     except _batch.BatchInterrupted as stop:
         rows += stop.rows
         _batch.write_summary(summary, rows)
@@ -650,24 +707,57 @@ def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, r
         ok = sum(r.status == "ok" for r in rows)
         skipped = sum(r.status == "skipped" for r in rows)
         click.echo(f"{ok} restored, {skipped} skipped, {len(failed)} failed; summary written to {summary}")
+        for r in rows:
+            for note in r.notes or ():
+                _err(f"note: {r.file}: {note}")
     if failed:
         lines = "\n".join(f"  {r.file}: {r.error}" for r in failed)
         raise Failure(f"{len(failed)} of {len(rows)} file(s) failed:\n{lines}")
 
 
-def _run_batch(jobs_list, n_jobs, quiet, by_file):
+def _batch_workers(ctx, scheduler, jobs):
+    """Files restored at once on this machine (None: on a remote cluster, whose workers decide)."""
+    if scheduler is None:
+        return jobs
+    explicit = ctx.get_parameter_source("jobs") != click.core.ParameterSource.DEFAULT
+    if scheduler != "local":
+        if explicit:
+            raise click.UsageError("--jobs sets the workers of --scheduler local; a remote cluster has its own")
+        return None
+    return jobs if explicit else (os.cpu_count() or 1)
+
+
+def _run_batch(jobs_list, n_jobs, quiet, by_file, scheduler=None, workers=None):
     from . import batch as _batch
 
-    show = _interactive(quiet)
-    if not show:
-        for i, row in _batch.iter_rows(jobs_list, n_jobs=n_jobs):
-            by_file[i] = row
+    with _executor(scheduler if jobs_list else None, workers, quiet) as executor:
+        rows = _batch.iter_rows(jobs_list, n_jobs=n_jobs, executor=executor)
+        if not _interactive(quiet):
+            for i, row in rows:
+                by_file[i] = row
+            return
+        with click.progressbar(length=len(jobs_list), label="restoring", file=sys.stderr,
+                               item_show_func=lambda r: r or "") as bar:
+            for i, row in rows:  # on a cluster: as Dask's futures complete
+                by_file[i] = row
+                bar.update(1, f"{row.file}: {row.status}")
+
+
+@contextlib.contextmanager
+def _executor(scheduler, workers, quiet):
+    """None for a run on this machine, or an executor on the Dask cluster of --scheduler."""
+    if scheduler is None:
+        yield None
         return
-    with click.progressbar(length=len(jobs_list), label="restoring", file=sys.stderr,
-                           item_show_func=lambda r: r or "") as bar:
-        for i, row in _batch.iter_rows(jobs_list, n_jobs=n_jobs):
-            by_file[i] = row
-            bar.update(1, f"{row.file}: {row.status}")
+    from . import distributed as _dist
+
+    try:
+        with _dist.cluster_executor(scheduler, n_workers=workers) as executor:
+            if not quiet:
+                _err(f"note: {_dist.describe(executor)}")
+            yield executor
+    except _dist.ClusterError as exc:
+        raise Failure(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- helpers
