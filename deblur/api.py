@@ -240,7 +240,7 @@ def solve(
         or from random pixels; the latter two cover ``batch_fraction`` of
         the image per step, rescaled to stay unbiased, seeded by ``seed``.
     max_num_iter : int, optional
-        Iteration budget (default 50).
+        Iteration budget (default 30).
     tol : float or None
         Stop when the cost fell by less than ``tol`` (relative) per
         iteration over the last 10 iterations.

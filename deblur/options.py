@@ -26,7 +26,7 @@ DEFAULTS = {
     "momentum": "nesterov",
     "preconditioner": "fourier",
     "variant": "full",
-    "max_num_iter": 50,
+    "max_num_iter": 30,
     "tol": 1e-3,
     "precision": "float32",
     "batch_fraction": 0.25,
