@@ -45,8 +45,8 @@ import numpy as np
 
 from .config import BlindOptions, make_options
 from .crop import best_window
-from .confidence import kernel_plausible, noise_sigma, structure_score
-from .estimate import estimate_kernel
+from .confidence import edge_steepness, kernel_plausible, noise_sigma, structure_score
+from .coarse_to_fine import estimate_kernel
 from .kernel_step import edge_threshold
 from .outliers import clipped_mask
 from .pyramid import downsample, plan
@@ -182,6 +182,15 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
     score = structure_score(edge_threshold(ys, coarse.ksize, opts.edge_per_bin), noise_sigma(y), coarse.scale, downsample)
     if not score >= opts.min_structure or min(y.shape) < 16:
         return _fallback(y, full, size, score, "the image has no edges that stand out of its noise (flat or pure noise)")
+    steep = edge_steepness(y)
+    if opts.sharp_steepness is not None and steep >= opts.sharp_steepness:
+        kernel, record = _fallback(y, full, size, score, "", status="sharp")
+        record.steepness = steep
+        record.message = (
+            f"no blur detected: the strongest edges are as steep as in a sharp photo "
+            f"(steepness {steep:.2f} >= {opts.sharp_steepness}); using no blur (a delta kernel)"
+        )
+        return kernel, record
     if mask is None and opts.saturation is not None:
         mask = clipped_mask(y, opts.saturation)
     crop = best_window(y, opts.max_pixels, mask)
@@ -191,6 +200,7 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
         mask = None if mask is None else mask[t : t + ch, l : l + cw]
     kernel, record = estimate_kernel(y, size, opts, weights=mask)
     record.structure = score
+    record.steepness = steep
     record.crop = None if crop[2:] == tuple(np.shape(image)[:2]) else list(crop)
     ok, why = kernel_plausible(kernel)
     if not ok:
@@ -198,14 +208,15 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
     return kernel, record
 
 
-def _fallback(y, full, size, score, why, record=None):
+def _fallback(y, full, size, score, why, record=None, status="fallback"):
     record = record or EstimationRecord()
-    record.status = "fallback"
+    record.status = status
     record.structure = float(score)
-    record.size = int(full)
+    full = int(full) if size is not None else 3  # a small delta: nothing to gain from a large one
+    record.size = full
     record.size_rule = record.size_rule or ("given" if size is not None else "automatic")
     record.message = f"could not estimate the blur: {why}; using no blur (a delta kernel) instead"
-    return delta(int(full)), record
+    return delta(full), record
 
 
 def estimate_psf(image, size=None, *, channel_axis=None, **options):
@@ -222,7 +233,7 @@ def estimate_psf(image, size=None, *, channel_axis=None, **options):
     ...     warnings.simplefilter("always")
     ...     k = estimate_psf(np.full((64, 64), 0.5))  # flat: nothing to estimate from
     >>> k.shape, float(k[k.shape[0] // 2, k.shape[1] // 2]), caught[0].category.__name__
-    ((9, 9), 1.0, 'BlindEstimationWarning')
+    ((3, 3), 1.0, 'BlindEstimationWarning')
     """
     kernel, record = estimate(image, size, channel_axis=channel_axis, **options)
     if record.status == "fallback":

@@ -74,6 +74,8 @@ def estimate_kernel(y, size=None, opts=None, weights=None):
             R, b = kernel_moments(dom, x, y_grid, mask, edge_t)
             k_start = k if opts.kernel_init == "warm" else np.full_like(k, 1.0 / k.size)
             k_new, obj = kernel_descent(R, b, k_start, opts.kernel_weight, opts.kernel_steps, opts.kernel_projection)
+            if li == len(levels) - 1 and it == opts.iterations - 1 and opts.refine_steps > 0:
+                k_new, obj = kernel_descent(R, b, cleanup(k_new, opts.threshold, opts.min_component), opts.refine_weight, opts.refine_steps, opts.refine_projection)
             k_new = cleanup(k_new, opts.threshold, opts.min_component)
             dy, dx = centre_shift(k_new)
             k_new = shift_kernel(k_new, (dy, dx))

@@ -6,6 +6,12 @@ the ``n``-th strongest edge in the weakest of four directions (the edges the
 kernel step would use), over the noise level (Immerkaer 1996), measured at the
 coarsest pyramid level where the blur is a few pixels wide.
 
+Sharp input: the strongest edges of a sharp photo rise over one or two pixels;
+blur spreads them. :func:`edge_steepness` measures it; at or above the
+threshold the photo is taken as sharp and no kernel is estimated (the
+alternation itself tends to return a small spread kernel on sharp textured
+photos, which a restore would turn into over-sharpening).
+
 After: an estimate in many separate pieces is not a camera trajectory.
 """
 
@@ -14,7 +20,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["noise_sigma", "structure_score", "kernel_plausible"]
+__all__ = ["noise_sigma", "structure_score", "edge_steepness", "kernel_plausible"]
 
 
 def noise_sigma(y):
@@ -42,6 +48,27 @@ def structure_score(edge_threshold_sq, sigma_full, scale, downsample):
     small = downsample(field, (max(8, int(round(n * scale))),) * 2)
     gain = noise_sigma(small) / max(noise_sigma(field), 1e-12)
     return edge / max(sigma_full * gain, 1e-6)
+
+
+def edge_steepness(y, fraction=0.02, window=9):
+    """Median, over the ``fraction`` strongest gradients, of ``|grad y|`` over the local range.
+
+    ``|grad y|`` is the Sobel gradient magnitude (per pixel), the local range
+    ``max - min`` in a ``window`` x ``window`` neighbourhood. A step edge blurred
+    over ``w`` pixels scores about ``1 / w``. Measured: sharp photos (scikit-image's
+    camera, astronaut, coins, text, brick, coffee; Levin's sharp originals)
+    0.31-0.41; the 32 blurred Levin images 0.16-0.24; a 5 px motion blur or a
+    Gaussian of sigma 1 about 0.26; Lai et al.'s real blurred photos 0.17-0.31.
+    """
+    gx = ndimage.sobel(y, axis=1) / 8.0
+    gy = ndimage.sobel(y, axis=0) / 8.0
+    g = np.hypot(gx, gy)
+    span = ndimage.maximum_filter(y, window) - ndimage.minimum_filter(y, window)
+    strong = g >= np.quantile(g, 1.0 - fraction)
+    strong &= span > 1e-6
+    if not np.any(strong):
+        return 0.0
+    return float(np.median(g[strong] / span[strong]))
 
 
 def kernel_plausible(k, max_pieces=6):

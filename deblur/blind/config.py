@@ -37,7 +37,9 @@ class BlindOptions:
         ``saturation``: pixels at or above this value (in [0, 1] units) are clipped
         highlights, left out of the data term (``None`` disables it);
         ``min_structure``: below this edge-to-noise score the image is declared
-        featureless and a delta is returned.
+        featureless and a delta is returned; ``sharp_steepness``: at or above this edge
+        steepness the photo is taken as sharp (no blur detected, a delta is returned;
+        ``None`` always estimates).
     Speed
         ``max_pixels``: the finest level is estimated on the most textured crop of at most
         this many pixels; ``workers``: FFT threads.
@@ -58,6 +60,9 @@ class BlindOptions:
     kernel_projection: str = "nonneg"
     kernel_init: str = "flat"
     threshold: float = 0.05
+    refine_steps: int = 0
+    refine_weight: float = 0.5
+    refine_projection: str = "nonneg"
     edge_per_bin: int = 20
     edge_decay: float = 1.1
     lam_carry: bool = True
@@ -66,6 +71,7 @@ class BlindOptions:
     margin: int = 3
     saturation: float = 0.98
     min_structure: float = 8.0
+    sharp_steepness: float = 0.33
     max_pixels: int = 1_000_000
     workers: int = 2
 

@@ -30,7 +30,9 @@ class EstimationRecord:
     Attributes
     ----------
     status : str
-        ``"estimated"`` or ``"fallback"`` (no reliable estimate: a delta was returned).
+        ``"estimated"``; ``"sharp"`` (no blur detected: a delta was returned); or
+        ``"fallback"`` (nothing to estimate from, e.g. a flat image or pure noise:
+        a delta was returned).
     message : str
         One line for the user (why it fell back, or the support chosen).
     size : int
@@ -45,6 +47,8 @@ class EstimationRecord:
         Share of the pixels left out of the data term as clipped highlights.
     structure : float
         Edge-to-noise score of the input (see :mod:`deblur.blind.confidence`).
+    steepness : float
+        Edge steepness of the input (see :func:`deblur.blind.confidence.edge_steepness`).
     crop : tuple or None
         ``(row, col, height, width)`` of the region estimated on, when cropped.
     elapsed : float
@@ -60,6 +64,7 @@ class EstimationRecord:
     clipped_fraction: float = 0.0
     structure: float = math.nan
     crop: object = None
+    steepness: float = math.nan
     elapsed: float = 0.0
 
     def append(self, **row):
