@@ -197,11 +197,15 @@ def regularizer_value(x, kind, params, chunk_rows):
 
 @njit_parallel
 def extrapolate(x, x_prev, beta, out):
-    """``out = x + beta * (x - x_prev)`` (also for the blurred images ``Ax``)."""
+    """``out = x + beta * (x - x_prev)`` (also for the blurred images ``Ax``); ``out`` may be ``x_prev``."""
     n, m = x.shape
     for i in prange(n):
-        for j in range(m):
-            out[i, j] = x[i, j] + beta * (x[i, j] - x_prev[i, j])
+        if beta == 0.0:  # x_prev may hold scratch values: do not touch it
+            for j in range(m):
+                out[i, j] = x[i, j]
+        else:
+            for j in range(m):
+                out[i, j] = x[i, j] + beta * (x[i, j] - x_prev[i, j])
 
 
 @njit_parallel

@@ -32,6 +32,8 @@ MU_SCALE = 1.0
 # Floor of the denominator: bounds P by 1/DELTA where the kernel and the
 # regulariser both vanish (the unregularised case).
 DELTA = 1e-3
+# Rows per block of the row transforms (bounds the block temporaries).
+FFT_BLOCK_ROWS = 128
 
 
 class FourierPreconditioner:
@@ -63,16 +65,33 @@ class FourierPreconditioner:
             self.grid = tuple(
                 scipy.fft.next_fast_len(int(n) + int(k), real=True) for n, k in zip(domain_shape, psf.shape)
             )
+        self._buffer = None
         kernel_power = np.abs(scipy.fft.rfft2(psf, s=self.grid)) ** 2
         self.spectrum = (1.0 / (kernel_power + MU_SCALE * mu * _difference_power(self.grid) + DELTA)).astype(dtype)
 
     def apply(self, g, out):
-        """``out = P g`` (``out`` may be ``g``)."""
-        spec = scipy.fft.rfft2(g, s=self.grid, workers=-1)
-        spec *= self.spectrum
-        full = scipy.fft.irfft2(spec, s=self.grid, workers=-1, overwrite_x=True)
-        del spec
-        _kernels.copy_block(full, out)
+        """``out = P g`` (``out`` may be ``g``).
+
+        The 2-D FFT runs as row transforms in blocks into one persistent
+        complex buffer, then column transforms in place, so the only
+        temporary of image size is that buffer (about one float32 image).
+        """
+        n, m = g.shape
+        grid_rows, grid_cols = self.grid
+        if self._buffer is None:
+            self._buffer = np.zeros((grid_rows, grid_cols // 2 + 1), dtype=np.result_type(g.dtype, np.complex64))
+        buf = self._buffer
+        for r0 in range(0, n, FFT_BLOCK_ROWS):
+            r1 = min(n, r0 + FFT_BLOCK_ROWS)
+            buf[r0:r1] = scipy.fft.rfft(g[r0:r1], n=grid_cols, axis=1, workers=-1)
+        buf[n:] = 0
+        buf = scipy.fft.fft(buf, axis=0, overwrite_x=True, workers=-1)
+        buf *= self.spectrum
+        buf = scipy.fft.ifft(buf, axis=0, overwrite_x=True, workers=-1)
+        for r0 in range(0, n, FFT_BLOCK_ROWS):
+            r1 = min(n, r0 + FFT_BLOCK_ROWS)
+            out[r0:r1] = scipy.fft.irfft(buf[r0:r1], n=grid_cols, axis=1, workers=-1)[:, :m]
+        self._buffer = buf  # pocketfft worked in place; keep whatever it returned
         return out
 
     @property

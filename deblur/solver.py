@@ -127,12 +127,17 @@ class GradientDescent:
             np.clip(self.x, *self.problem.bounds, out=self.x)
         self.x_prev = self.x.copy()
         self.g = np.empty(op.domain_shape, dtype=dtype)
-        # the step direction: P g with a preconditioner, else g itself
-        self.d = self.g if self.problem.preconditioner is None else np.empty_like(self.g)
-        self.z = np.empty(op.domain_shape, dtype=dtype) if self.options.momentum == "nesterov" else None
+        # Memory: the direction P g overwrites g, the extrapolated point z
+        # overwrites x_prev and the residual overwrites A x_prev, except where
+        # a line search (armijo) or Barzilai-Borwein still needs the originals.
+        keeps_originals = self.options.schedule in ("armijo", "bb")
+        has_precond = self.problem.preconditioner is not None
+        self.d = np.empty_like(self.g) if has_precond and keeps_originals else self.g
+        nesterov = self.options.momentum == "nesterov"
+        self.z = np.empty_like(self.g) if nesterov and keeps_originals else None
         self.Ax = op.forward(self.x)
         self.Ax_prev = self.Ax.copy()
-        self.r = np.empty(op.range_shape, dtype=dtype)
+        self._prev_valid = True  # x_prev and Ax_prev hold the previous iterate
         self._t_nesterov = 1.0
         self._bb_sg_prev = None  # <s, d_prev> for Barzilai-Borwein
         self._eta_prev = self.eta0
@@ -172,17 +177,21 @@ class GradientDescent:
         """Gradient (and direction) at ``x + gamma (x - x_prev)``; returns (point, data, weighted reg)."""
         op, prob = self.problem.operator, self.problem
         if gamma > 0:
-            _kernels.extrapolate(self.x, self.x_prev, gamma, self.z)
-            point = self.z
+            point = self.z if self.z is not None else self.x_prev
+            _kernels.extrapolate(self.x, self.x_prev, gamma, point)
+            if point is self.x_prev:
+                self._prev_valid = False
         else:
             point = self.x
-        _kernels.extrapolate(self.Ax, self.Ax_prev, gamma, self.r)
-        data = _kernels.subtract_inplace_half_sq(self.r, prob.observed)
+        residual = self.Ax_prev  # A z - y is formed in place of A x_prev
+        _kernels.extrapolate(self.Ax, self.Ax_prev, gamma, residual)
+        data = _kernels.subtract_inplace_half_sq(residual, prob.observed)
         if self.options.variant != "full":
             mask, fraction = self._sample_mask()
-            _kernels.scale_by_mask(self.r, mask, 1.0 / fraction)
-        op.adjoint(self.r, self.g)
+            _kernels.scale_by_mask(residual, mask, 1.0 / fraction)
+        op.adjoint(residual, self.g)
         reg = prob.regularizer.value_grad(point, prob.weight, self.g)
+        self._gnorm = math.sqrt(_kernels.dot(self.g, self.g))
         if prob.preconditioner is not None:
             prob.preconditioner.apply(self.g, self.d)
         return point, data, prob.weight * reg
@@ -229,9 +238,17 @@ class GradientDescent:
         return cost > reference + self._rounding * abs(reference)
 
     def _revert(self):
-        """Return to the previous iterate (dropping the momentum) after a rise."""
-        np.copyto(self.x, self.x_prev)
-        np.copyto(self.Ax, self.Ax_prev)
+        """Return to the previous iterate after a rise, dropping the momentum.
+
+        When Nesterov's extrapolation has already overwritten the previous
+        iterate in this step, the current one is kept (the step still halves).
+        """
+        if self._prev_valid:
+            np.copyto(self.x, self.x_prev)
+            self.problem.operator.forward(self.x, self.Ax)
+        np.copyto(self.x_prev, self.x)
+        np.copyto(self.Ax_prev, self.Ax)
+        self._prev_valid = True
 
     def step(self):
         """Take one step. Returns False when a stopping rule fires.
@@ -262,7 +279,7 @@ class GradientDescent:
         if not math.isfinite(data + reg):
             self.stop_reason = "step_underflow"
             return False
-        gnorm = math.sqrt(_kernels.dot(self.g, self.g))
+        gnorm = self._gnorm
         if self._gnorm0 is None:
             self._gnorm0 = gnorm
         eta = self._base_step()
@@ -282,9 +299,7 @@ class GradientDescent:
             op.forward(self.x_prev, self.Ax_prev)
             if self.options.schedule != "armijo" or self._armijo_ok(cost_point, point):
                 break
-            np.copyto(self.x_prev, self.x)  # backtrack from the same point and gradient
-            np.copyto(self.Ax_prev, self.Ax)
-            delta = 0.0
+            delta = 0.0  # backtrack from the same point and gradient
             eta *= 0.5
         else:
             self.stop_reason = "step_underflow"
@@ -294,6 +309,7 @@ class GradientDescent:
         # rotate buffers: x_prev <- x, x <- x_new
         self.x, self.x_prev = self.x_prev, self.x
         self.Ax, self.Ax_prev = self.Ax_prev, self.Ax
+        self._prev_valid = True
         self._t_nesterov = 1.0 if uphill > 0 else t_next
         self._eta_prev = eta
         self.iteration += 1
