@@ -15,23 +15,25 @@ Tiles agree with the whole-image answer when
   is estimated once per channel, from the whole image, exactly as
   :func:`deblur.solve` does), and
 - the margin covers the reach of a pixel's influence over the iterations.
-  That reach is not the kernel's: the Fourier preconditioner is global, so
-  it decays with distance rather than stopping. Measured on 256-px tiles of
-  photographs, 50 iterations (``benchmarks/dask_tiled.py --sweep``): the
-  error at a tile's edge falls ten-fold with every 1-2 kernel widths of
-  margin for compact kernels (Gaussian, disk), more slowly for long
-  camera-shake kernels. :data:`OVERLAP_PER_KERNEL` kernel widths (at least
-  :data:`MIN_OVERLAP` px) keep the PSNR within 0.03 dB of the whole solve
-  in the worst case measured (a 31-px shake on 128-px tiles), and within
-  0.001 dB on 1024-px tiles.
+  That reach is not the kernel's: each iteration blurs twice (forward and
+  adjoint) and applies the Fourier preconditioner, which is global, so the
+  influence decays with distance rather than stopping. Measured on a
+  1024 x 1024 photograph mosaic in 256-px tiles, 30 iterations
+  (``benchmarks/dask_tiled.py --sweep``): the PSNR lost against the whole
+  solve at margins of 1, 2, 3 and 4 kernel widths is 0.25, 0.03, 0.012 and
+  0.007 dB for a 31-px camera shake, 0.15, 0.015, 0.003 and 0.000 dB for
+  Levin's 27-px kernel 4, and nothing measurable beyond one width for a
+  Gaussian or a disk. :data:`OVERLAP_PER_KERNEL` kernel widths (at least
+  :data:`MIN_OVERLAP` px) is the default; on 4096 x 4096 in 1024-px tiles
+  the tiled answer is within 0.005 dB (``benchmarks/dask_tiled.py``).
 
 What still differs from one solve: each tile stops by ``tol`` on its own
 cost, and ``clip`` bounds the tile by its own range ``[min(0, y), max(1,
 y)]`` (identical for images in [0, 1], such as every 8- or 16-bit file).
 
-Memory: :func:`deblur.solve` peaks at 12.4-13.5 times the float image of its
-domain (``benchmarks/memory.py``, 4096 x 4096); :data:`WORK_FACTOR` rounds it
-up. :func:`plan` picks the largest tile whose solve fits the budget beside
+Memory: :func:`deblur.solve` peaks at about 8 times the float image of its
+domain (``benchmarks/memory.py``, 4096 x 4096), plus the image converted in
+and out; :data:`WORK_FACTOR` rounds it up. :func:`plan` picks the largest tile whose solve fits the budget beside
 the image itself (input and output, in the working precision). Tiles are
 solved one at a time by default (``scheduler='synchronous'``): each solve
 already uses every core (Numba threads, multi-threaded FFTs), and one at a
@@ -70,9 +72,11 @@ __all__ = [
     "INSTALL_HINT",
 ]
 
-# Peak memory of deblur.solve per pixel of its domain, in units of the working float:
-# measured 12.4-13.5 (benchmarks/memory.py: 4096x4096 float32, Gaussian, motion, 31-px shake).
-WORK_FACTOR = 16
+# Peak memory of deblur.solve per pixel of its domain, in units of the working float: measured 7.8
+# (benchmarks/memory.py, 4096x4096 float32), 8.7-9.7 with the 8-bit conversions (dask_tiled.py, whole).
+WORK_FACTOR = 10
+# Peak of weight='auto' per pixel of its (at most 1024x1024) crop, in float64 units: measured 5.5.
+WEIGHT_FACTOR = 6
 # Margin of a tile, in kernel widths and at least MIN_OVERLAP px (measured: see the module doc).
 OVERLAP_PER_KERNEL = 3
 MIN_OVERLAP = 32
@@ -196,6 +200,13 @@ def solve_bytes(frame_shape, psf_shape, itemsize=4):
     return int(WORK_FACTOR * (frame_shape[0] + kh - 1) * (frame_shape[1] + kw - 1) * itemsize)
 
 
+def weight_bytes(frame_shape):
+    """Peak memory of ``weight='auto'``: the noise and content estimates on a central float64 crop."""
+    from .weights import NOISE_CROP
+
+    return int(WEIGHT_FACTOR * 8 * min(frame_shape[0], NOISE_CROP) * min(frame_shape[1], NOISE_CROP))
+
+
 def _balanced(n, tile):
     """Split ``n`` into ceil(n / tile) chunks of nearly equal size."""
     parts = max(1, -(-n // tile))
@@ -274,12 +285,13 @@ def plan(shape, psf_shape, *, channels=1, precision="float32", memory_budget=Non
     if overlap < 0:
         raise ValueError(f"overlap must be >= 0 pixels, got {overlap}")
     budget = resolve_budget(memory_budget)
-    fixed = 2 * channels * h * w * b  # the image in the working float, and the restored one
-    whole = fixed + solve_bytes((h, w), psf_shape, b)
+    fixed = 2 * channels * h * w * b  # the image and the restored one (in the working float: a bound for 8/16 bits)
+    fixed_peak = fixed + weight_bytes((h, w))  # before the solves: lambda from the image
+    whole = max(fixed_peak, fixed + solve_bytes((h, w), psf_shape, b))
 
     def tiled_bytes(th, tw):
         halo = 2 * overlap
-        return fixed + solve_bytes((min(h, th + halo), min(w, tw + halo)), psf_shape, b)
+        return max(fixed_peak, fixed + solve_bytes((min(h, th + halo), min(w, tw + halo)), psf_shape, b))
 
     if tile is not None:
         th, tw = (tile, tile) if isinstance(tile, numbers.Integral) else tile
@@ -293,11 +305,12 @@ def plan(shape, psf_shape, *, channels=1, precision="float32", memory_budget=Non
         room = (budget - fixed) / (WORK_FACTOR * b)  # domain pixels one tile's solve may use
         side = int(math.isqrt(max(0, int(room)))) - 2 * overlap - max(kh, kw) + 1
         smallest = max(MIN_TILE, overlap)
-        if side < smallest:
+        if side < smallest or fixed_peak > budget:
             need = tiled_bytes(smallest, smallest)
             raise MemoryBudgetError(
                 f"a memory budget of {format_size(budget)} is too small for this {w}x{h} image: the image alone "
-                f"takes {format_size(fixed)} (in and out, {np.dtype(precision).name}) and the smallest tile "
+                f"takes {format_size(fixed)} (in and out, {np.dtype(precision).name}), estimating its noise "
+                f"{format_size(weight_bytes((h, w)))} more, and the smallest tile "
                 f"({smallest} px, overlap {overlap} px) needs about {format_size(need)} in all; "
                 "give a larger budget"
             )
@@ -433,28 +446,33 @@ class _TileSolver:
         return result.image
 
 
-def _graph(image, kernel, dtype, options, plan_, weights, reference=None, records=None, callback=None):
-    """The lazy restored image (channels last, working dtype) as a dask array."""
-    import dask.array as da
+def _graph(image, kernel, options, plan_, weights, reference=None, records=None, callback=None):
+    """The lazy restored image (channels last, the input's dtype) as a dask array.
 
-    from . import api
+    Tiles stay in the input's type (8-bit, say) until their solve: deblur.solve converts
+    each to the working float and back, pixel by pixel as it does for the whole image.
+    """
+    import dask.array as da
 
     time_limit = options.pop("time_limit", None)
     clock = {}
     out = []
     depth = {0: plan_.depth[0], 1: plan_.depth[1]}
     for c in range(image.shape[-1]):
-        channel = api._to_float(image[..., c], dtype)
-        channel = da.asarray(channel).rechunk(plan_.chunks) if _is_dask(channel) else da.from_array(channel, chunks=plan_.chunks)
-        args = [channel]
+        args = [_chunked(image[..., c], plan_.chunks)]
         if reference is not None:
-            ref = api._to_float(reference[..., c], np.dtype(np.float64))
-            args.append(da.asarray(ref).rechunk(plan_.chunks) if _is_dask(ref) else da.from_array(ref, chunks=plan_.chunks))
+            args.append(_chunked(reference[..., c], plan_.chunks))
         solver = _TileSolver(kernel, weights[c], options, c, records, callback, time_limit,
                              plan_.n_tiles * image.shape[-1], clock)
-        out.append(da.map_overlap(solver, *args, depth=depth, boundary="none", trim=True, dtype=dtype,
-                                  meta=np.empty((0, 0), dtype=dtype)))
+        out.append(da.map_overlap(solver, *args, depth=depth, boundary="none", trim=True, dtype=image.dtype,
+                                  meta=np.empty((0, 0), dtype=image.dtype)))
     return da.stack(out, axis=-1)
+
+
+def _chunked(array, chunks):
+    import dask.array as da
+
+    return array.rechunk(chunks) if _is_dask(array) else da.from_array(array, chunks=chunks)
 
 
 def _weights(image, dtype, reg, weight):
@@ -501,8 +519,6 @@ def restore_tiled(image, psf, *, channel_axis=None, tile=None, overlap=None, mem
     require_dask()
     import dask.array as da
 
-    from . import api
-
     original_axis = channel_axis
     channels_last, kernel, dtype, reg, options = _prepare(image, psf, channel_axis, {**options, "weight": weight})
     if tile is None and memory_budget is None and _is_dask(image):
@@ -510,9 +526,7 @@ def restore_tiled(image, psf, *, channel_axis=None, tile=None, overlap=None, mem
     plan_ = plan(channels_last.shape[:2], kernel.shape, channels=channels_last.shape[-1], precision=dtype.name,
                  memory_budget=memory_budget, tile=tile, overlap=overlap)
     weights, _ = _weights(channels_last, dtype, reg, weight)
-    restored = _graph(channels_last, kernel, dtype, options, plan_, weights)
-    out_dtype = np.dtype(image.dtype)
-    restored = restored.map_blocks(api._from_float, out_dtype, dtype=out_dtype)
+    restored = _graph(channels_last, kernel, options, plan_, weights)
     if original_axis is None:
         return restored[..., 0]
     return da.moveaxis(restored, -1, original_axis)
@@ -558,8 +572,8 @@ def solve_tiled(image, psf, *, channel_axis=None, tile=None, overlap=None, memor
         raise TypeError("callback must be callable, e.g. lambda state: state.iteration >= 50")
     weights, sigmas = _weights(channels_last, dtype, reg, weight)
     records = []
-    restored = _graph(channels_last, kernel, dtype, dict(options), plan_, weights, ref, records, callback)
-    out = np.empty(restored.shape, dtype=dtype)
+    restored = _graph(channels_last, kernel, dict(options), plan_, weights, ref, records, callback)
+    out = np.empty(restored.shape, dtype=restored.dtype)
     da.store(restored, out, lock=False, scheduler=scheduler, num_workers=num_workers)
 
     records.sort(key=lambda r: (r[0], r[1]))
@@ -568,7 +582,6 @@ def solve_tiled(image, psf, *, channel_axis=None, tile=None, overlap=None, memor
         out = out[..., 0]
     else:
         out = np.moveaxis(out, -1, channel_axis)
-    out = api._from_float(out, np.asarray(image).dtype)
     settings = dict(results[0].settings) if results else {}
     settings.pop("lipschitz", None)
     th, tw = plan_.tile

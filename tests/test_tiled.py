@@ -142,13 +142,15 @@ def test_plan_fits_the_budget_and_keeps_small_images_whole():
     assert p.overlap == tiled.default_overlap(k) == 39 and p.depth == (39, 39)
     assert sum(p.chunks[0]) == 4096 and max(p.chunks[0]) - min(p.chunks[0]) <= 1
     assert "tiles" in p.describe() and "256.0 MiB" in p.describe()
-    f64 = tiled.plan((4096, 4096), k, memory_budget="300MiB", precision="float64")
-    assert f64.tiled_bytes <= 300 * 2**20 and f64.n_tiles > tiled.plan((4096, 4096), k, memory_budget="300MiB").n_tiles
+    f64 = tiled.plan((4096, 4096), k, memory_budget="400MiB", precision="float64")
+    assert f64.tiled_bytes <= 400 * 2**20 and f64.n_tiles > tiled.plan((4096, 4096), k, memory_budget="400MiB").n_tiles
     colour = tiled.plan((4096, 4096), k, channels=3, memory_budget="512MiB")
     assert colour.tiled_bytes <= 512 * 2**20
     assert colour.n_tiles > tiled.plan((4096, 4096), k, memory_budget="512MiB").n_tiles  # 3 images in and out
     with pytest.raises(tiled.MemoryBudgetError, match="too small"):
         tiled.plan((4096, 4096), k, memory_budget="100MB")  # the image alone takes 128 MiB
+    with pytest.raises(tiled.MemoryBudgetError, match="estimating its noise 48.0 MiB"):
+        tiled.plan((4096, 4096), k, memory_budget="150MiB")  # image 128 MiB + the noise estimate's 48 MiB
 
 
 def test_default_overlap_grows_with_the_kernel():
@@ -178,8 +180,10 @@ def test_auto_budget_is_a_share_of_the_free_memory(monkeypatch):
 # --------------------------------------------------------------------------- the file and the command line
 
 
-# 192x192 with a 7x7 kernel: 2.8 MB at once; BUDGET gives 4 tiles of 96 px (overlap 32)
-BUDGET = 2_200_000
+# A 192x192 image in float64 (in float32, the noise estimate's peak would be above the solve's: no tile
+# could make the whole thing smaller): BUDGET is what 96-px tiles need, so it gives 4 of them.
+BUDGET = tiled.plan((192, 192), KERNEL.shape, tile=96, precision="float64").tiled_bytes
+AUTO = tiled.format_size(int(tiled.AUTO_SHARE * int(BUDGET / tiled.AUTO_SHARE + 1)))
 
 
 @pytest.fixture(scope="module")
@@ -200,41 +204,41 @@ def run(*args):
 
 
 def test_restore_file_switches_to_tiles_over_the_budget(image_file, tmp_path, big):
-    options = RestoreOptions(psf=KERNEL, memory_budget=BUDGET, iterations=10)
+    options = RestoreOptions(psf=KERNEL, memory_budget=BUDGET, iterations=10, float64=True)
     heard = []
     outcome = restore_file(FileJob(str(image_file), str(tmp_path / "out.png"), options), on_note=heard.append)
     assert len(heard) == 1 and "tiles" in heard[0] and outcome.row.notes == heard
     assert outcome.result.settings["tiles"]["count"] == 4
-    expected = tiled.solve_tiled(big, KERNEL, tile=96, max_num_iter=10)
+    expected = tiled.solve_tiled(big, KERNEL, tile=96, max_num_iter=10, precision="float64")
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), expected.image)
     whole = restore_file(FileJob(str(image_file), str(tmp_path / "whole.png"),
-                                 RestoreOptions(psf=KERNEL, memory_budget=10**9, iterations=10)))
+                                 RestoreOptions(psf=KERNEL, memory_budget=10**9, iterations=10, float64=True)))
     assert whole.row.notes is None and "tiles" not in whole.result.settings
 
 
 def test_cli_restore_says_it_tiles(image_file, tmp_path):
     out = tmp_path / "out.png"
     result = run("restore", image_file, "-o", out, "--psf", "motion:length=7,angle=30", "--iterations", "5",
-                 "--memory-budget", "2.2MB", "--history", tmp_path / "h.json")
+                 "--memory-budget", BUDGET, "--float64", "--history", tmp_path / "h.json")
     assert result.exit_code == 0, result.output
     assert result.stderr.count("note:") == 1 and "tiles of up to" in result.stderr and "with dask" in result.stderr
     assert out.exists() and '"tiles"' in (tmp_path / "h.json").read_text()
 
 
 def test_cli_restore_switches_by_itself_when_memory_is_short(image_file, tmp_path, monkeypatch):
-    monkeypatch.setattr(tiled, "available_memory", lambda: 3_000_000)  # 'auto' is 3/4 of it
+    monkeypatch.setattr(tiled, "available_memory", lambda: int(BUDGET / tiled.AUTO_SHARE + 1))  # 'auto': 3/4
     result = run("restore", image_file, "-o", tmp_path / "out.png", "--psf", "motion:length=7,angle=30",
-                 "--iterations", "2")
+                 "--iterations", "2", "--float64")
     assert result.exit_code == 0, result.output
-    assert "tiles" in result.stderr and "memory budget of 2.1 MiB" in result.stderr
+    assert "4 tiles" in result.stderr and f"memory budget of {AUTO}" in result.stderr
     quiet = run("restore", image_file, "-o", tmp_path / "q.png", "--psf", "motion:length=7,angle=30",
-                "--iterations", "2", "-q")
+                "--iterations", "2", "--float64", "-q")
     assert quiet.exit_code == 0 and quiet.stderr == ""
 
 
 def test_cli_batch_notes_the_tiled_files(image_file, tmp_path):
     result = run("batch", tmp_path, tmp_path / "out", "--psf", "motion:length=7,angle=30", "--iterations", "2",
-                 "--memory-budget", "2.2MB")
+                 "--memory-budget", BUDGET, "--float64")
     assert result.exit_code == 0, result.output
     assert "note: blurry.png: 192x192 px needs" in result.stderr
 
@@ -284,7 +288,8 @@ def test_without_dask_small_images_restore_as_before(no_dask, image_file, tmp_pa
 
 
 def test_without_dask_an_image_over_the_auto_budget_says_what_to_install(no_dask, image_file, tmp_path, monkeypatch):
-    monkeypatch.setattr(tiled, "available_memory", lambda: 3_000_000)
-    result = run("restore", image_file, "-o", tmp_path / "o.png", "--psf", "box:size=3", "--iterations", "2")
+    monkeypatch.setattr(tiled, "available_memory", lambda: int(BUDGET / tiled.AUTO_SHARE + 1))
+    result = run("restore", image_file, "-o", tmp_path / "o.png", "--psf", "box:size=3", "--iterations", "2",
+                 "--float64")
     assert result.exit_code == 2
     assert "pip install 'deblur[dask]'" in result.stderr and "--memory-budget none" in result.stderr
