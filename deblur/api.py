@@ -94,9 +94,19 @@ def _from_float(image, dtype):
     return image.astype(dtype, copy=False)
 
 
-def _resolve_psf(psf, frame_shape):
-    if isinstance(psf, str) and psf.strip().lower().startswith("estimate"):
-        raise ValueError("blind PSF estimation (psf='estimate') is not available in this version; pass a PSF")
+def _is_estimate(psf):
+    return isinstance(psf, str) and psf.strip().lower().partition(":")[0].strip() == "estimate"
+
+
+def _resolve_psf(psf, channels_last):
+    """The kernel, and the blind estimation's record when ``psf`` is ``'estimate[:size=N]'``."""
+    frame_shape = channels_last.shape[:2]
+    if _is_estimate(psf):
+        from . import blind
+
+        gray = channels_last.shape[-1] == 1
+        image = channels_last[..., 0] if gray else channels_last
+        return blind.estimate(image, blind.parse_spec(psf), channel_axis=None if gray else -1)
     if isinstance(psf, (str,)) or hasattr(psf, "__fspath__"):
         kernel = psf_module.parse(psf)
     else:
@@ -106,7 +116,14 @@ def _resolve_psf(psf, frame_shape):
             f"the PSF ({kernel.shape[0]}x{kernel.shape[1]}) is larger than the image "
             f"({frame_shape[0]}x{frame_shape[1]}); use a smaller PSF or a larger image"
         )
-    return kernel
+    return kernel, None
+
+
+def _clipped_mask(channels_last):
+    """True where a pixel may enter the data term: not a clipped highlight (nor next to one)."""
+    from .blind.outliers import clipped_mask
+
+    return np.ascontiguousarray(clipped_mask(_to_float(channels_last, np.dtype(np.float32))) > 0)
 
 
 def _positive_number(name, value, allow_none=True, allow_zero=False):
@@ -193,6 +210,7 @@ def solve(
     callback=None,
     eps=None,
     p=0.8,
+    clipped="auto",
 ):
     """Restore a blurred image by gradient descent and return the full record.
 
@@ -208,7 +226,9 @@ def solve(
         The blur kernel (convolution orientation), or a spec string
         (``"gaussian:sigma=2"``, ``"disk:radius=3"``,
         ``"motion:length=15,angle=30"``, ``"box:size=5"``), or a kernel
-        file path. See :mod:`deblur.psf`.
+        file path (see :mod:`deblur.psf`), or ``"estimate"`` /
+        ``"estimate:size=N"`` to estimate it from the image itself (blind
+        deconvolution, :mod:`deblur.blind`; colour on its luminance).
     channel_axis : int or None
         Axis of the colour channels; each channel is restored on its own.
     regularizer : {'hyper-laplacian', 'tv', 'tikhonov', 'none'}
@@ -266,6 +286,12 @@ def solve(
         ``state`` has ``iteration``, ``image``, ``cost``, ``step``, ``grad_norm``.
     eps, p : float
         Smoothing of 'tv' / 'hyper-laplacian' and the latter's exponent.
+    clipped : {'auto', 'ignore', 'keep'}
+        Saturated highlights break the blur model (the sensor clipped them),
+        and fitting them makes halos. 'ignore' leaves pixels at or above
+        0.98 in any channel, and one pixel around them, out of the data
+        term (Cho, Wang and Lee, ICCV 2011); 'keep' fits every pixel;
+        'auto' ignores them when the PSF is estimated, keeps them otherwise.
 
     Returns
     -------
@@ -289,8 +315,13 @@ def solve(
     check_choice("boundary", boundary, BOUNDARIES)
     check_choice("precision", precision, PRECISIONS)
     check_choice("preconditioner", preconditioner, PRECONDITIONERS)
+    check_choice("clipped", clipped, ("auto", "ignore", "keep"))
     channels_last = _check_image(image, channel_axis)
-    kernel = _resolve_psf(psf, channels_last.shape[:2])
+    kernel, estimation = _resolve_psf(psf, channels_last)
+    ignore_clipped = clipped == "ignore" or (clipped == "auto" and estimation is not None)
+    data_mask = _clipped_mask(channels_last) if ignore_clipped else None
+    if data_mask is not None and data_mask.all():
+        data_mask = None
     reg = make_regularizer(regularizer, eps=eps, p=p)
     if not (isinstance(weight, str) and weight == "auto"):
         weight = _positive_number("weight", weight, allow_none=False, allow_zero=True)
@@ -318,7 +349,7 @@ def solve(
             precond = FourierPreconditioner(
                 kernel, operator.domain_shape, lam * reg.curvature, dtype, periodic=boundary == "periodic"
             )
-        problem = Problem(operator, observed, reg, lam, bounds, precond)
+        problem = Problem(operator, observed, reg, lam, bounds, precond, data_mask)
         channel_options = options
         if options.time_limit is not None:
             remaining = options.time_limit - (time.perf_counter() - start)
@@ -369,6 +400,7 @@ def solve(
         precision=precision,
         seed=seed,
         engine=operator.engine,
+        clipped_pixels_ignored=0 if data_mask is None else int(data_mask.size - np.count_nonzero(data_mask)),
         lipschitz=lipschitz,
     )
     return SolveResult(
@@ -381,6 +413,7 @@ def solve(
         weight=weights[0] if single else weights,
         noise_sigma=sigmas[0] if single else sigmas,
         settings=settings,
+        psf_estimation=estimation,
     )
 
 

@@ -55,6 +55,7 @@ class Problem:
     weight: float
     bounds: object = None  # (lo, hi) or None
     preconditioner: object = None  # FourierPreconditioner or None
+    data_mask: object = None  # bool array over the frame: False leaves a pixel out of the data term
 
     @property
     def lipschitz(self):
@@ -65,7 +66,12 @@ class Problem:
 
     def data_and_reg(self, x, blurred):
         """Data term from ``blurred = A x`` and the weighted regulariser of ``x``."""
-        return _kernels.half_sq_diff(blurred, self.observed), self.weight * self.regularizer.value(x)
+        if self.data_mask is None:
+            data = _kernels.half_sq_diff(blurred, self.observed)
+        else:
+            diff = (blurred - self.observed)[self.data_mask]
+            data = 0.5 * float(np.dot(diff, diff))
+        return data, self.weight * self.regularizer.value(x)
 
 
 @dataclass
@@ -186,6 +192,9 @@ class GradientDescent:
         residual = self.Ax_prev  # A z - y is formed in place of A x_prev
         _kernels.extrapolate(self.Ax, self.Ax_prev, gamma, residual)
         data = _kernels.subtract_inplace_half_sq(residual, prob.observed)
+        if prob.data_mask is not None:  # outliers (clipped highlights) leave the data term
+            _kernels.scale_by_mask(residual, prob.data_mask, 1.0)
+            data = 0.5 * _kernels.dot(residual, residual)
         if self.options.variant != "full":
             mask, fraction = self._sample_mask()
             _kernels.scale_by_mask(residual, mask, 1.0 / fraction)
