@@ -144,6 +144,7 @@ class FileJob:
     plot: object = None
     history: object = None
     compare: object = None
+    save_psf: object = None  # where to write the PSF used (the estimate, with --psf estimate)
     label: object = None  # name in the summary table; default the input path
 
 
@@ -185,7 +186,7 @@ class FileOutcome:
 def _load_psf(spec):
     from . import psf as _psf
 
-    if spec is None or (isinstance(spec, str) and spec == "estimate"):
+    if spec is None or (isinstance(spec, str) and spec.partition(":")[0] == "estimate"):
         return spec
     if isinstance(spec, np.ndarray):
         return _psf.validate(spec)
@@ -333,6 +334,15 @@ def restore_file(job, *, callback=None, on_start=None, on_note=None):
     if _stop_requested():
         raise Interrupted(job.input)
     solver_warnings = [f"{w.category.__name__}: {w.message}" for w in caught]
+    estimation = getattr(result, "psf_estimation", None)
+    if estimation is not None:
+        kh, kw = np.shape(result.psf)
+        status = getattr(estimation, "status", "estimated")
+        message = getattr(estimation, "message", "") or ""
+        text = f"estimated PSF {kw}x{kh} px" if status == "estimated" else f"PSF estimation: {message}"
+        (on_note or notes.append)(text)
+    if job.save_psf is not None:
+        _imio.write_kernel(job.save_psf, result.psf, overwrite=options.overwrite)
 
     out_pixels = _back_to_file(np.asarray(result.image), chroma, options, data.pixels)
     out = _imio.ImageData(out_pixels, data.alpha, data.format, data.mode, data.exif, data.icc_profile, data.dpi)
@@ -354,6 +364,7 @@ def restore_file(job, *, callback=None, on_start=None, on_note=None):
             settings=result.settings,
             weight=result.weight,
             stop_reason=result.stop_reason,
+            kernel=result.psf if estimation is not None else None,
             write=lambda blob: _imio.atomic_write(job.plot, lambda fh: fh.write(blob), overwrite=options.overwrite),
         )
     if job.compare is not None:
@@ -384,7 +395,7 @@ def _tiled():
 
 def _tile_plan(image, kernel, options):
     """Tiles when the whole solve would exceed ``options.memory_budget`` (see :mod:`deblur.tiled`), else None."""
-    if options.memory_budget is None:
+    if options.memory_budget is None or isinstance(kernel, str):  # no tiling while estimating the PSF
         return None
     channels = image.shape[-1] if image.ndim == 3 else 1
     precision = "float64" if options.float64 else "float32"

@@ -30,10 +30,10 @@ PSF_FORMS = (
     "or a kernel file (.npy, .png, .tif, .csv)"
 )
 
-# What a missing --psf means. When blind estimation lands in the library
-# (psf='estimate'), set PSF_DEFAULT = "estimate": _resolve_psf then never
-# sees None, and its usage error below goes away. Nothing else changes.
+# What a missing --psf means: estimate the kernel from the image (blind
+# deconvolution); _resolve_psf says so in one line.
 PSF_DEFAULT = None
+PSF_WHEN_MISSING = "estimate"
 
 PLOT_EXTENSIONS = (".png", ".pdf", ".svg")
 HISTORY_EXTENSIONS = (".json", ".csv")
@@ -63,8 +63,12 @@ class PsfSpec(click.ParamType):
     def convert(self, value, param, ctx):
         if not isinstance(value, str):
             return value
-        if value.strip() == "estimate":
-            return "estimate"
+        if value.strip().partition(":")[0] == "estimate":
+            import re
+
+            if not re.fullmatch(r"estimate(:size=\d+)?", value.strip()):
+                self.fail(f"{value!r}: write estimate or estimate:size=N (N in pixels)", param, ctx)
+            return value.strip()
         from . import psf as _psf
 
         try:
@@ -100,14 +104,15 @@ class Weight(click.ParamType):
 
 
 def _resolve_psf(ctx, value):
-    """The one place that decides what a missing --psf means (see PSF_DEFAULT)."""
+    """The one place that decides what a missing --psf means (see PSF_WHEN_MISSING)."""
     if value is None:
-        raise click.UsageError(
-            "--psf is required: say how the image was blurred, e.g. --psf gaussian:sigma=2.\n"
-            f"Forms: {PSF_FORMS}.\n"
-            "Make a kernel file to look at or reuse with 'deblur psf SPEC -o kernel.png'.",
-            ctx,
-        )
+        if not ctx.params.get("quiet"):
+            click.echo(
+                "No --psf given: estimating the blur from the image (--psf estimate); "
+                "give --psf SPEC if you know it.",
+                err=True,
+            )
+        return PSF_WHEN_MISSING
     return value
 
 
@@ -127,7 +132,7 @@ psf_option = click.option(
     "--psf",
     type=PsfSpec(),
     default=PSF_DEFAULT,
-    help=f"The blur: {PSF_FORMS}.",
+    help=f"The blur: {PSF_FORMS}; or estimate[:size=N] to estimate it from the image (the default).",
 )
 
 def library_defaults():
@@ -498,10 +503,12 @@ def _check_outputs(pairs, overwrite):
               help="Write the per-iteration history (.json or .csv).")
 @click.option("--compare", type=click.Path(dir_okay=False), default=None, metavar="PATH",
               help="Write the input and the result side by side.")
+@click.option("--save-psf", type=click.Path(dir_okay=False), default=None, metavar="PATH",
+              help="Write the PSF used, e.g. the estimated one (.png preview, .npy, .csv, .tif).")
 @memory_option
 @file_options
 @click.pass_context
-def restore(ctx, input, output, reference, plot, history, compare, quiet, **kw):
+def restore(ctx, input, output, reference, plot, history, compare, save_psf, quiet, **kw):
     """Restore one image file.
 
     \b
@@ -521,13 +528,15 @@ def restore(ctx, input, output, reference, plot, history, compare, quiet, **kw):
         _check_ext("'--history'", history, HISTORY_EXTENSIONS)
     if compare:
         _check_ext("'--compare'", compare, imio.IMAGE_EXTENSIONS)
+    if save_psf:
+        _check_ext("'--save-psf'", save_psf, imio.KERNEL_EXTENSIONS)
     if os.path.abspath(output) == os.path.abspath(input) and not options.overwrite:
         raise click.UsageError(f"the output would replace the input {input}; give -o, or pass --overwrite")
     _check_outputs([("'-o' / '--output'", output), ("'--plot'", plot), ("'--history'", history),
-                    ("'--compare'", compare)], options.overwrite)
+                    ("'--compare'", compare), ("'--save-psf'", save_psf)], options.overwrite)
 
     job = _batch.FileJob(input=input, output=output, options=options, reference=reference,
-                         plot=plot, history=history, compare=compare)
+                         plot=plot, history=history, compare=compare, save_psf=save_psf)
     _announce_compilation(quiet)
     progress = IterationProgress(options.iterations, enabled=_interactive(quiet))
     try:
@@ -549,7 +558,7 @@ def restore(ctx, input, output, reference, plot, history, compare, quiet, **kw):
         progress.close()
         raise click.UsageError(str(exc)) from None
     progress.close()
-    _report(outcome, options, input, output, quiet, extras=[p for p in (plot, history, compare) if p])
+    _report(outcome, options, input, output, quiet, extras=[p for p in (plot, history, compare, save_psf) if p])
 
 
 def _report(outcome, options, input, output, quiet, extras=()):
@@ -785,19 +794,8 @@ def psf_command(spec, output, overwrite):
     _check_ext("'-o' / '--output'", output, (".png", ".tif", ".tiff", ".npy", ".csv"))
     _check_outputs([("'-o' / '--output'", output)], overwrite)
     kernel = _psf.parse(spec)
-    ext = os.path.splitext(output)[1].lower()
     try:
-        if ext == ".npy":
-            buf = _npy_bytes(kernel)
-            imio.atomic_write(output, lambda fh: fh.write(buf), overwrite=overwrite)
-        elif ext == ".csv":
-            text = "\n".join(",".join(repr(float(v)) for v in row) for row in kernel) + "\n"
-            imio.atomic_write(output, lambda fh: fh.write(text.encode()), overwrite=overwrite)
-        elif ext == ".png":  # peak to white, 16 bits: proportions survive the round trip
-            pixels = imio.from_float(kernel / kernel.max(), np.uint16)
-            imio.write_image(output, imio.ImageData(pixels), overwrite=overwrite)
-        else:
-            imio.write_image(output, imio.ImageData(kernel.astype(np.float32)), overwrite=overwrite)
+        imio.write_kernel(output, kernel, overwrite=overwrite)
     except imio.ImageFileError as exc:
         raise Failure(str(exc)) from None
     taps = int((kernel > 0).sum())

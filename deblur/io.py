@@ -747,3 +747,28 @@ def side_by_side(before, after, *, gap=4, labels=("before", "after")):
         for x0, text in ((0, labels[0]), (w + gap, labels[1])):
             draw.text((x0 + 3, 1), text, fill=(0, 0, 0))
     return ImageData(np.asarray(im), None, "PNG", "RGB")
+
+
+KERNEL_EXTENSIONS = (".png", ".tif", ".tiff", ".npy", ".csv")
+
+
+def write_kernel(path, kernel, overwrite=False):
+    """Write a PSF atomically: ``.npy``/``.csv`` exact, ``.png`` 16-bit with the peak white, ``.tif`` float32."""
+    import io as _io
+
+    path = os.fspath(path)
+    kernel = np.asarray(kernel, dtype=np.float64)
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npy":
+        buf = _io.BytesIO()
+        np.save(buf, kernel, allow_pickle=False)
+        atomic_write(path, lambda fh: fh.write(buf.getvalue()), overwrite=overwrite)
+    elif ext == ".csv":
+        text = "\n".join(",".join(repr(float(v)) for v in row) for row in kernel) + "\n"
+        atomic_write(path, lambda fh: fh.write(text.encode()), overwrite=overwrite)
+    elif ext == ".png":  # peak to white, 16 bits: proportions survive the round trip
+        write_image(path, ImageData(from_float(kernel / kernel.max(), np.uint16)), overwrite=overwrite)
+    elif ext in (".tif", ".tiff"):
+        write_image(path, ImageData(kernel.astype(np.float32)), overwrite=overwrite)
+    else:
+        raise ValueError(f"a kernel file needs one of {', '.join(KERNEL_EXTENSIONS)}, not {path!r}")

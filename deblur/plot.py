@@ -65,7 +65,7 @@ def _positive(values):
     return np.where(np.isfinite(values) & (values > 0), values, np.nan)
 
 
-def convergence_figure(history, *, events=(), title=None, settings=None, weight=None, stop_reason=None):
+def convergence_figure(history, *, events=(), title=None, settings=None, weight=None, stop_reason=None, kernel=None):
     """Draw the convergence figure and return the matplotlib ``Figure``.
 
     Parameters
@@ -82,6 +82,8 @@ def convergence_figure(history, *, events=(), title=None, settings=None, weight=
         The regularisation weight used (shown with the settings).
     stop_reason : str, optional
         Why the solver stopped, shown with the final cost.
+    kernel : ndarray, optional
+        An estimated PSF, drawn as an inset beside the cost (blind estimation).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -111,7 +113,14 @@ def convergence_figure(history, *, events=(), title=None, settings=None, weight=
         ax.plot(it[last], final, "o", color="black", ms=5, zorder=4)
     _log_axis(ax, "cost (log)")
     _mark_backoffs(axes, events, cost, it)
-    ax.legend(loc="best", fontsize=8, framealpha=0.85)
+    ax.legend(loc="upper center", fontsize=8, framealpha=0.85)
+    if kernel is not None:
+        inset = ax.inset_axes([0.74, 0.38, 0.25, 0.58])
+        k = np.asarray(kernel, dtype=np.float64)
+        inset.imshow(k / k.max() if k.max() > 0 else k, cmap="gray", interpolation="nearest")
+        inset.set_xticks([])
+        inset.set_yticks([])
+        inset.set_title(f"estimated PSF {k.shape[1]}x{k.shape[0]}", fontsize=8)
 
     # -- step size
     ax = axes[1]

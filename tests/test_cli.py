@@ -109,12 +109,46 @@ def test_restore_refuses_to_replace_input(runner, gray):
     assert gray.read_bytes() == before
 
 
-def test_missing_psf_lists_the_forms(runner, gray):
-    result = run(runner, "restore", gray)
-    assert result.exit_code == 2
-    for form in ("gaussian:sigma=2", "disk:radius=3", "motion:length=15,angle=30", "box:size=5", "kernel file"):
-        assert form in result.stderr
-    assert "Traceback" not in result.output
+def test_missing_psf_estimates_it_and_says_so(runner, tmp_path):
+    """No --psf: the kernel is estimated from the image, announced in one line, and saved on request."""
+    from scipy.signal import convolve2d
+
+    from deblur import psf as _psf
+
+    rng = np.random.default_rng(3)
+    scene = np.kron(rng.random((12, 12)), np.ones((8, 8)))  # blocks: strong edges
+    blurry = convolve2d(scene, _psf.motion(7, 0), mode="valid")
+    path = tmp_path / "blurry.png"
+    Image.fromarray(np.round(np.clip(blurry, 0, 1) * 255).astype(np.uint8)).save(path)
+    out, kernel = tmp_path / "out.png", tmp_path / "k.npy"
+    result = run(runner, "restore", path, "-o", out, "--save-psf", kernel, "--iterations", 3)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("estimating the blur from the image") == 1
+    k = np.load(kernel)
+    assert k.min() >= 0 and k.sum() == pytest.approx(1.0)
+    assert out.is_file()
+
+
+def test_help_lists_the_psf_forms(runner):
+    result = run(runner, "restore", "--help")
+    for form in ("gaussian:sigma=2", "disk:radius=3", "motion:length=15,angle=30", "box:size=5", "estimate"):
+        assert form in result.output
+
+
+def test_save_psf_writes_the_given_kernel(runner, gray, tmp_path):
+    kernel = tmp_path / "k.npy"
+    result = run(runner, "restore", gray, "--psf", "box:size=3", "-o", tmp_path / "o.png", "--save-psf", kernel,
+                 "--iterations", 2)
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(kernel), np.full((3, 3), 1 / 9))
+    bad = run(runner, "restore", gray, "--psf", "box:size=3", "-o", tmp_path / "o2.png", "--save-psf", tmp_path / "k.jpg")
+    assert bad.exit_code == 2 and "--save-psf" in bad.stderr
+
+
+@pytest.mark.parametrize("spec", ["estimate:size=x", "estimate:width=3"])
+def test_bad_estimate_spec_is_a_usage_error(runner, gray, spec):
+    result = run(runner, "restore", gray, "--psf", spec)
+    assert result.exit_code == 2 and "estimate:size=N" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -347,14 +381,15 @@ def test_blur_psf_larger_than_image(runner, tmp_path):
     assert result.exit_code == 2 and "larger than the image" in result.stderr
 
 
-def test_missing_psf_error_lives_in_one_place(gray):
-    """Blind estimation will make 'estimate' the default: only PSF_DEFAULT and _resolve_psf decide."""
-    assert cli.PSF_DEFAULT is None
+def test_missing_psf_is_decided_in_one_place():
+    """Only PSF_WHEN_MISSING and _resolve_psf decide what a missing --psf means."""
     import click
 
-    with pytest.raises(click.UsageError, match="--psf is required"):
-        cli._resolve_psf(None, None)
-    assert cli._resolve_psf(None, "estimate") == "estimate"
+    ctx = click.Context(cli.main, info_name="deblur")
+    ctx.params["quiet"] = True
+    assert cli.PSF_WHEN_MISSING == "estimate"
+    assert cli._resolve_psf(ctx, None) == "estimate"
+    assert cli._resolve_psf(ctx, "box:size=3") == "box:size=3"
 
 
 def test_shell_completion_offers_psf_forms():

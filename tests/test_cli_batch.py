@@ -89,7 +89,6 @@ def test_usage_errors(folder, tmp_path):
     result = run("batch", folder, tmp_path / "o", *FAST, "--pattern", "*.gif")
     assert result.exit_code == 2 and "no files matching" in result.stderr
     assert run("batch", tmp_path / "nope", tmp_path / "o", *FAST).exit_code == 2
-    assert run("batch", folder, tmp_path / "o").exit_code == 2  # no --psf
     assert run("batch", folder, tmp_path / "o", *FAST, "--skip-existing", "--overwrite").exit_code == 2
     assert run("batch", folder, tmp_path / "o", *FAST, "--summary", tmp_path / "s.txt").exit_code == 2
 
