@@ -20,8 +20,8 @@ Tiles agree with the whole-image answer when
   influence decays with distance rather than stopping. Measured on a
   1024 x 1024 photograph mosaic in 256-px tiles, 30 iterations
   (``benchmarks/dask_tiled.py --sweep``): the PSNR lost against the whole
-  solve at margins of 1, 2, 3 and 4 kernel widths is 0.25, 0.03, 0.012 and
-  0.007 dB for a 31-px camera shake, 0.15, 0.015, 0.003 and 0.000 dB for
+  solve at margins of about 1, 2, 3 and 4 kernel widths is 0.11, 0.03, 0.012
+  and 0.007 dB for a 31-px camera shake, 0.15, 0.015, 0.003 and 0.000 dB for
   Levin's 27-px kernel 4, and nothing measurable beyond one width for a
   Gaussian or a disk. :data:`OVERLAP_PER_KERNEL` kernel widths (at least
   :data:`MIN_OVERLAP` px) is the default; on 4096 x 4096 in 1024-px tiles
@@ -386,10 +386,21 @@ def _prepare(image, psf, channel_axis, options):
             raise TypeError(f"image has dtype {image.dtype}; use float (values in [0, 1]), uint8 or uint16")
     else:
         image = api._check_image(image, channel_axis)
-    kernel = api._resolve_psf(psf, image.shape[:2])
+    kernel = _kernel(psf, image.shape[:2])
     reg = make_regularizer(options.get("regularizer", DEFAULTS["regularizer"]), eps=options.get("eps"),
                            p=options.get("p", 0.8))
     return image, kernel, dtype, reg, options
+
+
+def _kernel(psf, frame_shape):
+    """The kernel array of a spec, file or array (deblur.psf), no larger than the frame."""
+    from . import psf as psf_module
+
+    kernel = psf_module.parse(psf) if isinstance(psf, str) or hasattr(psf, "__fspath__") else psf_module.validate(psf)
+    if kernel.shape[0] > frame_shape[0] or kernel.shape[1] > frame_shape[1]:
+        raise ValueError(f"the PSF ({kernel.shape[0]}x{kernel.shape[1]}) is larger than the image "
+                         f"({frame_shape[0]}x{frame_shape[1]}); use a smaller PSF or a larger image")
+    return kernel
 
 
 def _is_dask(a):
