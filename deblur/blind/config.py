@@ -48,7 +48,7 @@ class BlindOptions:
     ratio: float = 0.7071067811865476
     coarsest: int = 5
     max_size: int = 75
-    iterations: int = 8
+    iterations: int = 5
     lam: float = 4e-3
     lam_decay: float = 1.1
     lam_min: float = 1e-4
