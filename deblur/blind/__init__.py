@@ -37,7 +37,6 @@ whether the estimation fell back to a delta. :func:`clipped_mask` gives the
 data-term weights that drop saturated pixels.
 """
 
-import math
 import numbers
 import warnings
 

@@ -6,13 +6,13 @@ import time
 import numpy as np
 
 from .config import BlindOptions
-from .fourier import Domain, grad
+from .fourier import Domain
 from .kernel_step import edge_threshold, kernel_descent, kernel_moments
 from .latent import l0_latent, latent_cost
 from .outliers import clipped_mask
 from .pyramid import downsample, plan
 from .record import EstimationRecord
-from .support import auto_size, centre_shift, cleanup, delta, extent, fit_support, odd, resample_kernel, shift_kernel
+from .support import auto_size, centre_shift, cleanup, extent, fit_support, odd, resample_kernel, shift_kernel
 
 __all__ = ["estimate_kernel", "initial_kernel"]
 
@@ -74,8 +74,6 @@ def estimate_kernel(y, size=None, opts=None, weights=None):
             R, b = kernel_moments(dom, x, y_grid, mask, edge_t)
             k_start = k if opts.kernel_init == "warm" else np.full_like(k, 1.0 / k.size)
             k_new, obj = kernel_descent(R, b, k_start, opts.kernel_weight, opts.kernel_steps, opts.kernel_projection)
-            if li == len(levels) - 1 and it == opts.iterations - 1 and opts.refine_steps > 0:
-                k_new, obj = kernel_descent(R, b, cleanup(k_new, opts.threshold, opts.min_component), opts.refine_weight, opts.refine_steps, opts.refine_projection)
             k_new = cleanup(k_new, opts.threshold, opts.min_component)
             dy, dx = centre_shift(k_new)
             k_new = shift_kernel(k_new, (dy, dx))

@@ -25,8 +25,13 @@ class BlindOptions:
         ``beta_max``: largest splitting weight; ``kappa``: growth of the splitting weight;
         ``latent_steps``: preconditioned gradient steps per splitting stage.
     Kernel step (projected accelerated gradient on the simplex)
-        ``kernel_weight``: Tikhonov weight on the kernel, relative to the energy of the
-        latent gradients; ``kernel_steps``: gradient steps per kernel update;
+        ``kernel_weight``: Tikhonov weight on the kernel (data term summed over pixels of
+        [0, 1] images); ``kernel_steps``: gradient steps per kernel update;
+        ``kernel_projection``: ``'nonneg'`` or ``'simplex'``; ``kernel_init``: ``'flat'``
+        (each update starts from a flat kernel, as Pan et al.'s code) or ``'warm'``;
+        ``edge_per_bin``: the edge threshold keeps this many pixels per kernel pixel-width in
+        each of four directions (Cho and Lee 2009), ``edge_decay`` lowers it per alternation;
+        ``lam_carry``: the L0 weight keeps decaying across levels;
         ``threshold``: taps below this fraction of the peak are set to zero;
         ``min_component``: connected pieces of the kernel holding less than this fraction
         of its mass are removed.
@@ -60,9 +65,6 @@ class BlindOptions:
     kernel_projection: str = "nonneg"
     kernel_init: str = "flat"
     threshold: float = 0.05
-    refine_steps: int = 0
-    refine_weight: float = 0.5
-    refine_projection: str = "nonneg"
     edge_per_bin: int = 20
     edge_decay: float = 1.1
     lam_carry: bool = True

@@ -7,7 +7,6 @@ the kernel is about ``coarsest`` pixels wide.
 import math
 from dataclasses import dataclass
 
-import numpy as np
 from skimage.transform import resize
 
 from .support import odd
