@@ -106,7 +106,10 @@ def _resolve_psf(psf, channels_last):
 
         gray = channels_last.shape[-1] == 1
         image = channels_last[..., 0] if gray else channels_last
-        return blind.estimate(image, blind.parse_spec(psf), channel_axis=None if gray else -1)
+        kernel, record = blind.estimate(image, blind.parse_spec(psf), channel_axis=None if gray else -1)
+        if getattr(record, "status", None) == "fallback":
+            warnings.warn(record.message, blind.BlindEstimationWarning, stacklevel=3)
+        return kernel, record
     if isinstance(psf, (str,)) or hasattr(psf, "__fspath__"):
         kernel = psf_module.parse(psf)
     else:

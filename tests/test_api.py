@@ -328,3 +328,13 @@ def test_a_bad_option_fails_before_any_work():
     with pytest.raises(ValueError, match="unknown variant"):
         deblur.solve(gray(), "box:size=3", variant="nope", callback=lambda s: calls.append(s))
     assert calls == []
+
+
+def test_blind_fallback_warns_and_restores_nothing():
+    from deblur.blind import BlindEstimationWarning
+
+    noise = np.random.default_rng(0).random((64, 64))
+    with pytest.warns(BlindEstimationWarning, match="could not estimate"):
+        result = deblur.solve(noise, "estimate", max_num_iter=2)
+    assert result.psf_estimation.status == "fallback"
+    assert np.count_nonzero(result.psf) == 1  # a delta: nothing invented
