@@ -31,6 +31,7 @@ import argparse
 import contextlib
 import csv
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -69,7 +70,8 @@ def _start_cluster(stack, workers):
     import distributed
 
     cluster = stack.enter_context(distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
-                                                           processes=True, dashboard_address=None))
+                                                           processes=True, dashboard_address=None,
+                                                           silence_logs=logging.CRITICAL))
     return cluster.scheduler_address
 
 

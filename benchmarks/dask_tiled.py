@@ -204,8 +204,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=None, help="frame side (default 4096; 1024 with --sweep)")
-    parser.add_argument("--kernels", default="gauss2,shake31", help="comma-separated: shake21, shake31, gauss2, disk4, levin1..levin8")
-    parser.add_argument("--budgets", default="512MiB,256MiB", help="memory budgets of the tiled runs")
+    parser.add_argument("--kernels", default="gauss2,shake31",
+                        help="comma-separated: shake21, shake31, gauss2, disk4, levin1..levin8")
+    parser.add_argument("--budgets", default="512MiB,256MiB,192MiB", help="memory budgets of the tiled runs")
     parser.add_argument("--fixed-iter", type=int, default=None, metavar="N",
                         help="exactly N iterations everywhere (tol=None) instead of the defaults")
     parser.add_argument("--sweep", action="store_true", help="overlap sweep instead (see the module doc)")

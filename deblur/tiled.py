@@ -33,9 +33,10 @@ y)]`` (identical for images in [0, 1], such as every 8- or 16-bit file).
 
 Memory: :func:`deblur.solve` peaks at about 8 times the float image of its
 domain (``benchmarks/memory.py``, 4096 x 4096), plus the image converted in
-and out; :data:`WORK_FACTOR` rounds it up. :func:`plan` picks the largest tile whose solve fits the budget beside
-the image itself (input and output, in the working precision). Tiles are
-solved one at a time by default (``scheduler='synchronous'``): each solve
+and out; :data:`WORK_FACTOR` rounds it up. :func:`plan` picks the largest
+tile whose solve fits the budget beside the image itself (input and output,
+in the working precision) and the noise estimate. Tiles are solved one at
+a time by default (``scheduler='synchronous'``): each solve
 already uses every core (Numba threads, multi-threaded FFTs), and one at a
 time is what keeps the peak predictable.
 
@@ -108,7 +109,9 @@ def require_dask(what="a tiled restore", distributed=False):
         if distributed:
             import distributed as _distributed  # noqa: F401
     except ImportError as exc:
-        raise DaskMissing(f"{what} needs Dask, which is not installed ({exc}); install it with: {INSTALL_HINT}") from None
+        raise DaskMissing(
+            f"{what} needs Dask, which is not installed ({exc}); install it with: {INSTALL_HINT}"
+        ) from None
 
 
 # --------------------------------------------------------------------------- sizes
