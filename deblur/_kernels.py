@@ -303,19 +303,6 @@ def diff_dot(a, b, g):
 
 
 @njit_parallel
-def all_finite(a):
-    """True when no element is NaN or Inf."""
-    n, m = a.shape
-    bad = 0
-    for i in prange(n):
-        for j in range(m):
-            v = a[i, j]
-            if not (v - v == 0.0):
-                bad += 1
-    return bad == 0
-
-
-@njit_parallel
 def copy_block(src, out):
     """``out[...] = src[:out.shape[0], :out.shape[1]]`` (crop of an FFT grid)."""
     n, m = out.shape

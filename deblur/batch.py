@@ -36,6 +36,7 @@ import numpy as np
 
 from . import color as _color
 from . import io as _imio
+from .options import DEFAULTS
 
 __all__ = [
     "RestoreOptions",
@@ -318,7 +319,7 @@ def restore_file(job, *, callback=None, on_start=None, on_note=None):
     if tiles is not None:
         (on_note or notes.append)(tiles.describe())
     if on_start is not None:
-        limit = options.iterations or getattr(api, "DEFAULT_MAX_NUM_ITER", None)
+        limit = options.iterations or DEFAULTS["max_num_iter"]
         on_start((image.shape[-1] if image.ndim == 3 else 1) * (tiles.n_tiles if tiles else 1), limit)
     solve = api.solve if tiles is None else functools.partial(_tiled().solve_tiled, tile_plan=tiles)
     with warnings.catch_warnings(record=True) as caught:

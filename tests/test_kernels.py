@@ -203,14 +203,3 @@ def test_dot_and_diff_dot(rng, dtype):
     dg, dd = _kernels.diff_dot(a, b, g)
     assert dg == pytest.approx(np.sum((a64 - b64) * g64), abs=tol * np.sum(np.abs((a64 - b64) * g64)))
     assert dd == pytest.approx(np.sum((a64 - b64) ** 2), rel=tol)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_all_finite(dtype, bad):
-    a = np.zeros((4, 5), dtype=dtype)
-    assert _kernels.all_finite(a)
-    a[3, 4] = bad
-    assert not _kernels.all_finite(a)
-    a[3, 4] = np.finfo(dtype).max
-    assert _kernels.all_finite(a)
