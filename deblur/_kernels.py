@@ -75,6 +75,62 @@ def corr_full_taps(r, rows, cols, weights, out):
         out[u, :] = acc
 
 
+@njit_parallel
+def conv_valid_separable(x, col_rows, col_weights, row_cols, row_weights, out):
+    """'Valid' convolution with a rank-1 kernel, one output row at a time.
+
+    ``out = R(C x)`` with ``C`` the column taps (as :func:`conv_valid_taps`
+    with ``cols = 0``) and ``R`` the row taps (``rows = 0``). Each output row
+    combines its source rows into a scratch row first, so no intermediate
+    image is ever stored.
+    """
+    n_out, w_out = out.shape
+    w_x = x.shape[1]
+    for i in prange(n_out):
+        mid = np.zeros(w_x, dtype=out.dtype)
+        for t in range(col_weights.size):
+            xrow = x[i + col_rows[t], :w_x]
+            w = col_weights[t]
+            for j in range(w_x):
+                mid[j] += w * xrow[j]
+        acc = np.zeros(w_out, dtype=out.dtype)
+        for c in range(row_weights.size):
+            src = mid[row_cols[c] : row_cols[c] + w_out]
+            w = row_weights[c]
+            for j in range(w_out):
+                acc[j] += w * src[j]
+        out[i, :] = acc
+
+
+@njit_parallel
+def corr_full_separable(r, col_rows, col_weights, row_cols, row_weights, out):
+    """Adjoint of :func:`conv_valid_separable`: ``out = C^T (R^T r)``, computed as ``R^T (C^T r)``.
+
+    The two passes act on different axes and commute, so each output row
+    first gathers the column taps of ``r`` into a scratch row and then
+    spreads it along the row.
+    """
+    n_r, w_r = r.shape
+    n_out, w_out = out.shape
+    for u in prange(n_out):
+        mid = np.zeros(w_r, dtype=out.dtype)
+        for t in range(col_weights.size):
+            i = u - col_rows[t]
+            if i < 0 or i >= n_r:
+                continue
+            rrow = r[i, :w_r]
+            w = col_weights[t]
+            for j in range(w_r):
+                mid[j] += w * rrow[j]
+        acc = np.zeros(w_out, dtype=out.dtype)
+        for c in range(row_weights.size):
+            dest = acc[row_cols[c] : row_cols[c] + w_r]
+            w = row_weights[c]
+            for j in range(w_r):
+                dest[j] += w * mid[j]
+        out[u, :] = acc
+
+
 # --- regularisers -------------------------------------------------------------------
 
 

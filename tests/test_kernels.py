@@ -70,6 +70,33 @@ def test_taps_kernels_match_naive_for_arbitrary_offsets(rng, dtype):
     assert_close(back, naive.corr_taps(out, rows, cols, weights, x.shape), dtype)
 
 
+def separable_taps(column, row, dtype):
+    """Column rows/weights and row cols/weights of the separable kernels, as in operators._SeparableConv."""
+    col_rows, _, col_weights = kernel_taps(column[:, None], dtype)
+    _, row_cols, row_weights = kernel_taps(row[None, :], dtype)
+    return col_rows, col_weights, row_cols, row_weights
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sizes", [(1, 1), (3, 3), (4, 2), (1, 5), (6, 1)])
+def test_conv_valid_separable_is_scipy_valid_convolution_with_the_outer_product(rng, dtype, sizes):
+    column, row = rng.random(sizes[0]), rng.standard_normal(sizes[1])
+    x = rng.standard_normal((13, 11)).astype(dtype)
+    out = np.full((13 - sizes[0] + 1, 11 - sizes[1] + 1), np.nan, dtype=dtype)
+    _kernels.conv_valid_separable(x, *separable_taps(column, row, dtype), out)
+    assert_close(out, naive.conv_valid(x, np.outer(column, row)), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sizes", [(1, 1), (3, 3), (4, 2), (1, 5), (6, 1)])
+def test_corr_full_separable_is_scipy_full_correlation_with_the_outer_product(rng, dtype, sizes):
+    column, row = rng.standard_normal(sizes[0]), rng.random(sizes[1])
+    r = rng.standard_normal((9, 10)).astype(dtype)
+    out = np.full((9 + sizes[0] - 1, 10 + sizes[1] - 1), np.nan, dtype=dtype)
+    _kernels.corr_full_separable(r, *separable_taps(column, row, dtype), out)
+    assert_close(out, naive.corr_full(r, np.outer(column, row)), dtype)
+
+
 def test_conv_valid_taps_overwrites_its_output(rng):
     x = rng.random((6, 6))
     rows, cols, weights = kernel_taps(np.ones((2, 2)) / 4, np.float64)
