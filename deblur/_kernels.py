@@ -328,6 +328,21 @@ def descent_step(z, d, eta, x, x_prev, delta, lo, hi, clip, g, out):
 
 
 @njit_parallel
+def scale_by_inverse_power(spec, kernel_spectrum, mu, row_power, col_power, delta):
+    """``spec[i, j] /= |kernel_spectrum[i, j]|^2 + mu (row_power[i] + col_power[j]) + delta``, in place.
+
+    The Fourier preconditioner's multiplier formed on the fly from the FFT
+    engine's kernel spectrum, so that it needs no array of its own.
+    """
+    n, m = spec.shape
+    for i in prange(n):
+        base = mu * row_power[i] + delta
+        for j in range(m):
+            k = kernel_spectrum[i, j]
+            spec[i, j] *= 1.0 / (k.real * k.real + k.imag * k.imag + mu * col_power[j] + base)
+
+
+@njit_parallel
 def dot(a, b):
     """``sum(a * b)`` accumulated in float64."""
     n, m = a.shape

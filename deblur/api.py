@@ -350,7 +350,13 @@ def solve(
         precond = None
         if preconditioner == "fourier":
             precond = FourierPreconditioner(
-                kernel, operator.domain_shape, lam * reg.curvature, dtype, periodic=boundary == "periodic"
+                kernel,
+                operator.domain_shape,
+                lam * reg.curvature,
+                dtype,
+                periodic=boundary == "periodic",
+                buffer=operator.spectral_buffer,
+                kernel_spectrum=operator.kernel_spectrum,
             )
         problem = Problem(operator, observed, reg, lam, bounds, precond, data_mask)
         channel_options = options
@@ -366,7 +372,10 @@ def solve(
             )
         metrics = _metrics_for(ref[..., c]) if ref is not None else None
         run = GradientDescent(problem, operator.initial_guess(observed), channel_options, callback, metrics, c).run()
-        restored.append(np.array(run.image))
+        image_view = run.image
+        run.release()  # drop the solver's work arrays before the answer is copied out
+        restored.append(np.array(image_view))
+        del image_view
         histories.append(run.history)
         events.extend(run.events)
         weights.append(lam)

@@ -22,6 +22,7 @@ import numpy as np
 import scipy.fft
 
 from . import _config, _kernels
+from .spectral import SpectralBuffer, padded_grid
 
 __all__ = ["BlurOperator", "kernel_padding", "ENGINES"]
 
@@ -78,34 +79,33 @@ class _SeparableConv:
 class _FFTConv:
     """'Valid' convolution by FFT, with the kernel spectrum computed once.
 
-    On an FFT grid at least as large as the domain, the circular convolution
-    equals the linear one at the 'valid' indices, and the adjoint's
-    wrap-around lands on zeros (see the module tests for the dot test).
+    On a grid at least the domain plus the kernel, the circular convolution
+    equals the linear one at the 'valid' indices; the adjoint correlates the
+    residual placed at the origin and reads its window shifted back by the
+    kernel's reach (see the module tests for the dot test). The transforms
+    run blockwise through :attr:`buffer`, which the Fourier preconditioner
+    may share.
     """
 
     name = "fft"
 
     def __init__(self, kernel, domain_shape, dtype):
         self.shape = kernel.shape
-        self.grid = tuple(scipy.fft.next_fast_len(int(n), real=True) for n in domain_shape)
-        self.spectrum = scipy.fft.rfft2(kernel.astype(dtype), s=self.grid)
+        self.buffer = SpectralBuffer(padded_grid(domain_shape, kernel.shape), dtype)
+        self.grid = self.buffer.grid
+        self.spectrum = scipy.fft.rfft2(kernel, s=self.grid).astype(self.buffer.dtype)
 
     def forward(self, x, out):
         kh, kw = self.shape
-        spec = scipy.fft.rfft2(x, s=self.grid, workers=-1)
-        spec *= self.spectrum
-        full = scipy.fft.irfft2(spec, s=self.grid, workers=-1, overwrite_x=True)
-        out[...] = full[kh - 1 : kh - 1 + out.shape[0], kw - 1 : kw - 1 + out.shape[1]]
+        self.buffer.forward(x)
+        self.buffer.multiply(self.spectrum)
+        self.buffer.inverse(out, kh - 1, kw - 1)
 
     def adjoint(self, r, out):
         kh, kw = self.shape
-        placed = np.zeros(self.grid, dtype=r.dtype)
-        placed[kh - 1 : kh - 1 + r.shape[0], kw - 1 : kw - 1 + r.shape[1]] = r
-        spec = scipy.fft.rfft2(placed, workers=-1)
-        del placed
-        spec *= np.conj(self.spectrum)
-        full = scipy.fft.irfft2(spec, s=self.grid, workers=-1, overwrite_x=True)
-        out[...] = full[: out.shape[0], : out.shape[1]]
+        self.buffer.forward(r)
+        self.buffer.multiply(self.spectrum, conjugate=True)
+        self.buffer.inverse(out, -(kh - 1), -(kw - 1))
 
 
 def _rank_one_factors(kernel):
@@ -198,6 +198,9 @@ class BlurOperator:
         self.range_shape = self.frame_shape
         self._conv = _make_engine(self.psf, extended, self.dtype, engine)
         self.engine = self._conv.name
+        # the FFT engine's transform buffer, which a preconditioner on the same grid can share
+        self.spectral_buffer = getattr(self._conv, "buffer", None)
+        self.kernel_spectrum = getattr(self._conv, "spectrum", None)
         self._lipschitz = None
 
     def forward(self, x, out=None):

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.fft
 
 from . import _kernels
+from .spectral import SpectralBuffer, padded_grid
 
 __all__ = ["FourierPreconditioner"]
 
@@ -32,8 +33,6 @@ MU_SCALE = 1.0
 # Floor of the denominator: bounds P by 1/DELTA where the kernel and the
 # regulariser both vanish (the unregularised case).
 DELTA = 1e-3
-# Rows per block of the row transforms (bounds the block temporaries).
-FFT_BLOCK_ROWS = 128
 
 
 class FourierPreconditioner:
@@ -53,55 +52,61 @@ class FourierPreconditioner:
         The blur is circular on the domain ('periodic' boundary): use the
         domain itself as the FFT grid, so that ``P`` and ``A^T A`` share
         eigenvectors and the preconditioned Lipschitz constant is at most 1.
+    buffer : SpectralBuffer, optional
+        A transform buffer to share (the FFT convolution engine's), used
+        when its grid and precision are this preconditioner's.
+    kernel_spectrum : ndarray, optional
+        The FFT engine's kernel spectrum on that shared grid: ``P`` is then
+        formed from it on the fly instead of being stored.
     """
 
-    def __init__(self, psf, domain_shape, mu, dtype=np.float32, periodic=False):
+    def __init__(self, psf, domain_shape, mu, dtype=np.float32, periodic=False, buffer=None, kernel_spectrum=None):
         self.domain_shape = tuple(domain_shape)
-        if periodic:
-            # the blur itself is circulant on the frame: P must be on the same grid
-            self.grid = self.domain_shape
+        # periodic: the blur itself is circulant on the frame, P must be on the same grid;
+        # otherwise pad by the kernel size so wrap-around couples little across edges
+        self.grid = self.domain_shape if periodic else padded_grid(domain_shape, psf.shape)
+        shareable = buffer is not None and buffer.grid == self.grid and buffer.dtype == np.result_type(dtype, np.complex64)
+        self.buffer = buffer if shareable else SpectralBuffer(self.grid, dtype)
+        self.mu = MU_SCALE * mu
+        row_power, col_power = _difference_power(self.grid)
+        if shareable and kernel_spectrum is not None and kernel_spectrum.shape == self.buffer.shape:
+            self._kernel_spectrum = kernel_spectrum
+            self._row_power, self._col_power = row_power.astype(dtype), col_power.astype(dtype)
+            self.spectrum = None
+            self._bound = 1.0 / (self._min_kernel_power() + self.mu * (row_power.min() + col_power.min()) + DELTA)
         else:
-            # pad by the kernel size so wrap-around couples little across edges
-            self.grid = tuple(
-                scipy.fft.next_fast_len(int(n) + int(k), real=True) for n, k in zip(domain_shape, psf.shape)
-            )
-        self._buffer = None
-        kernel_power = np.abs(scipy.fft.rfft2(psf, s=self.grid)) ** 2
-        self.spectrum = (1.0 / (kernel_power + MU_SCALE * mu * _difference_power(self.grid) + DELTA)).astype(dtype)
+            kernel_power = np.abs(scipy.fft.rfft2(psf, s=self.grid)) ** 2
+            denominator = kernel_power + self.mu * (row_power[:, None] + col_power[None, :]) + DELTA
+            self.spectrum = (1.0 / denominator).astype(dtype)
+            self._bound = float(self.spectrum.max())
+
+    def _min_kernel_power(self):
+        # an upper bound on P needs min |K|^2 + mu |D|^2: the two minima are a safe lower bound
+        k = self._kernel_spectrum
+        return float(min(np.min(np.abs(k[r0 : r0 + 256]) ** 2) for r0 in range(0, k.shape[0], 256)))
 
     def apply(self, g, out):
-        """``out = P g`` (``out`` may be ``g``).
-
-        The 2-D FFT runs as row transforms in blocks into one persistent
-        complex buffer, then column transforms in place, so the only
-        temporary of image size is that buffer (about one float32 image).
-        """
-        n, m = g.shape
-        grid_rows, grid_cols = self.grid
-        if self._buffer is None:
-            self._buffer = np.zeros((grid_rows, grid_cols // 2 + 1), dtype=np.result_type(g.dtype, np.complex64))
-        buf = self._buffer
-        for r0 in range(0, n, FFT_BLOCK_ROWS):
-            r1 = min(n, r0 + FFT_BLOCK_ROWS)
-            buf[r0:r1] = scipy.fft.rfft(g[r0:r1], n=grid_cols, axis=1, workers=-1)
-        buf[n:] = 0
-        buf = scipy.fft.fft(buf, axis=0, overwrite_x=True, workers=-1)
-        buf *= self.spectrum
-        buf = scipy.fft.ifft(buf, axis=0, overwrite_x=True, workers=-1)
-        for r0 in range(0, n, FFT_BLOCK_ROWS):
-            r1 = min(n, r0 + FFT_BLOCK_ROWS)
-            out[r0:r1] = scipy.fft.irfft(buf[r0:r1], n=grid_cols, axis=1, workers=-1)[:, :m]
-        self._buffer = buf  # pocketfft worked in place; keep whatever it returned
-        return out
+        """``out = P g`` (``out`` may be ``g``), blockwise through the transform buffer."""
+        spec = self.buffer.forward(g)
+        if self.spectrum is None:
+            _kernels.scale_by_inverse_power(
+                spec, self._kernel_spectrum, self.mu, self._row_power, self._col_power, DELTA
+            )
+        else:
+            self.buffer.multiply(self.spectrum)
+        return self.buffer.inverse(out)
 
     @property
     def bound(self):
-        """Largest eigenvalue of ``P``."""
-        return float(self.spectrum.max())
+        """An upper bound on the largest eigenvalue of ``P`` (exact when ``P`` is stored)."""
+        return self._bound
 
 
 def _difference_power(grid):
-    """``|D(w)|^2`` of the forward differences along both axes on an rfft grid."""
-    wy = 2.0 * np.pi * np.fft.fftfreq(grid[0])[:, None]
-    wx = 2.0 * np.pi * np.fft.rfftfreq(grid[1])[None, :]
-    return (2.0 - 2.0 * np.cos(wy)) + (2.0 - 2.0 * np.cos(wx))
+    """``|D(w)|^2`` of the forward differences on an rfft grid, as its row and column terms.
+
+    ``|D(wy, wx)|^2 = row[wy] + col[wx]`` with ``2 - 2 cos w`` per axis.
+    """
+    wy = 2.0 * np.pi * np.fft.fftfreq(grid[0])
+    wx = 2.0 * np.pi * np.fft.rfftfreq(grid[1])
+    return 2.0 - 2.0 * np.cos(wy), 2.0 - 2.0 * np.cos(wx)

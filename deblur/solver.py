@@ -382,6 +382,10 @@ class GradientDescent:
             self._record(self.iteration, data, reg, math.nan, math.nan, self.x)
         return self
 
+    def release(self):
+        """Free the work arrays (all but the current iterate); the solver cannot step after this."""
+        self.x_prev = self.g = self.d = self.z = self.Ax = self.Ax_prev = None
+
     @property
     def image(self):
         """The current estimate cropped to the frame."""

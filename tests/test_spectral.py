@@ -1,0 +1,116 @@
+"""SpectralBuffer (blockwise FFTs in one buffer) against numpy's one-call transforms, and its users."""
+
+import numpy as np
+import pytest
+
+import naive
+from deblur import _kernels, psf, spectral
+from deblur.operators import BlurOperator
+from deblur.preconditioners import FourierPreconditioner
+
+DTYPES = [np.float32, np.float64]
+ATOL = {np.float32: 2e-5, np.float64: 1e-12}
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch):
+    """Blocks of 3 rows, so that small test images cross several block edges."""
+    monkeypatch.setattr(spectral, "BLOCK_ROWS", 3)
+
+
+def full_inverse(image, grid, multiplier):
+    return np.fft.irfft2(np.fft.rfft2(image.astype(np.float64), s=grid) * multiplier, s=grid)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_forward_is_the_zero_padded_spectrum(rng, dtype):
+    image = rng.standard_normal((10, 7)).astype(dtype)
+    buf = spectral.SpectralBuffer((13, 12), dtype)
+    spec = buf.forward(image)
+    assert spec.dtype == np.result_type(dtype, np.complex64) and spec.shape == (13, 7)
+    np.testing.assert_allclose(spec, np.fft.rfft2(image.astype(np.float64), s=(13, 12)), atol=ATOL[dtype] * 20)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shift", [(0, 0), (2, 3), (-4, -1), (5, -6), (12, 11)])
+def test_inverse_reads_a_periodic_window_of_the_full_transform(rng, dtype, shift):
+    grid = (13, 12)
+    image = rng.standard_normal((10, 7)).astype(dtype)
+    multiplier = np.fft.rfft2(rng.random((3, 4)), s=grid)
+    buf = spectral.SpectralBuffer(grid, dtype)
+    buf.forward(image)
+    buf.multiply(multiplier.astype(buf.dtype))
+    out = np.full((9, 8), np.nan, dtype=dtype)
+    buf.inverse(out, *shift)
+    full = full_inverse(image, grid, multiplier)
+    rows = (np.arange(9) + shift[0]) % grid[0]
+    cols = (np.arange(8) + shift[1]) % grid[1]
+    np.testing.assert_allclose(out, full[np.ix_(rows, cols)], atol=ATOL[dtype] * 20)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_multiply_by_the_conjugate(rng, dtype):
+    grid = (8, 9)
+    image = rng.standard_normal((8, 9)).astype(dtype)
+    multiplier = np.fft.rfft2(rng.random((3, 3)), s=grid)
+    buf = spectral.SpectralBuffer(grid, dtype)
+    buf.forward(image)
+    buf.multiply(multiplier.astype(buf.dtype), conjugate=True)
+    out = buf.inverse(np.empty_like(image))
+    np.testing.assert_allclose(out, full_inverse(image, grid, np.conj(multiplier)), atol=ATOL[dtype] * 20)
+
+
+def test_padded_grid_is_fast_and_large_enough():
+    def largest_prime_factor(n):
+        p, largest = 2, 1
+        while n > 1:
+            while n % p == 0:
+                n, largest = n // p, p
+            p += 1
+        return largest
+
+    grid = spectral.padded_grid((4126, 1001), (31, 7))
+    assert grid[0] >= 4157 and grid[1] >= 1008
+    assert grid[0] < 4157 * 1.05 and grid[1] < 1008 * 1.05
+    assert all(largest_prime_factor(n) <= 11 for n in grid)
+
+
+def test_scale_by_inverse_power_matches_numpy(rng):
+    spec = (rng.standard_normal((6, 4)) + 1j * rng.standard_normal((6, 4))).astype(np.complex64)
+    k = (rng.standard_normal((6, 4)) + 1j * rng.standard_normal((6, 4))).astype(np.complex64)
+    row, col = rng.random(6).astype(np.float32), rng.random(4).astype(np.float32)
+    expected = spec / (np.abs(k) ** 2 + 0.3 * (row[:, None] + col[None, :]) + 1e-3)
+    _kernels.scale_by_inverse_power(spec, k, 0.3, row, col, 1e-3)
+    np.testing.assert_allclose(spec, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fft_engine_shares_its_buffer_and_spectrum_with_the_preconditioner(rng, dtype):
+    """P formed on the fly from the engine's spectrum is the stored P, and the buffer is shared."""
+    k = psf.disk(3)
+    op = BlurOperator(k, (20, 17), "valid", dtype, engine="fft")
+    shared = FourierPreconditioner(
+        k, op.domain_shape, 0.05, dtype, buffer=op.spectral_buffer, kernel_spectrum=op.kernel_spectrum
+    )
+    alone = FourierPreconditioner(k, op.domain_shape, 0.05, dtype)
+    assert shared.buffer is op.spectral_buffer and shared.spectrum is None
+    assert alone.buffer is not op.spectral_buffer and alone.spectrum is not None
+    g = rng.standard_normal(op.domain_shape).astype(dtype)
+    np.testing.assert_allclose(shared.apply(g.copy(), np.empty_like(g)), alone.apply(g, np.empty_like(g)),
+                               atol=ATOL[dtype] * 100 * np.abs(g).max())
+    assert shared.bound >= alone.bound * (1 - 1e-6)
+    # the engine still blurs correctly after the preconditioner used its buffer
+    x = rng.standard_normal(op.domain_shape).astype(dtype)
+    np.testing.assert_allclose(op.forward(x), naive.conv_valid(x, k), atol=ATOL[dtype] * 20)
+
+
+def test_preconditioner_with_a_shared_spectrum_is_symmetric_positive_definite():
+    k = psf.gaussian(1.0)
+    op = BlurOperator(k, (9, 10), "valid", np.float64, engine="fft")
+    pre = FourierPreconditioner(
+        k, op.domain_shape, 0.16, np.float64, buffer=op.spectral_buffer, kernel_spectrum=op.kernel_spectrum
+    )
+    matrix = naive.dense_matrix(lambda e: pre.apply(e.copy(), np.empty_like(e)), op.domain_shape)
+    np.testing.assert_allclose(matrix, matrix.T, atol=1e-10 * np.abs(matrix).max())
+    eigenvalues = np.linalg.eigvalsh((matrix + matrix.T) / 2)
+    assert eigenvalues.min() > 0 and eigenvalues.max() <= pre.bound * (1 + 1e-9)
