@@ -12,9 +12,10 @@ import warnings
 
 import numpy as np
 
+from . import color as color_module
 from . import psf as psf_module
 from .operators import BlurOperator
-from .options import BOUNDARIES, DEFAULTS, MOMENTA, PRECISIONS, PRECONDITIONERS, SCHEDULES, VARIANTS, check_choice
+from .options import BOUNDARIES, COLOR_SPACES, DEFAULTS, MOMENTA, PRECISIONS, PRECONDITIONERS, SCHEDULES, VARIANTS, check_choice
 from .preconditioners import FourierPreconditioner
 from .regularizers import make_regularizer
 from .result import History, SolveResult
@@ -170,15 +171,15 @@ def _check_options(schedule, lr, momentum, variant, max_num_iter, tol, gtol, tim
     )
 
 
-def _metrics_for(reference_channel):
-    """PSNR/SSIM of a frame image against one reference channel."""
+def _metrics_for(reference_channel, scale=1.0):
+    """PSNR/SSIM of a frame image, times ``scale``, against one reference channel."""
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     ref = np.asarray(reference_channel, dtype=np.float64)
     can_ssim = min(ref.shape) >= 7
 
     def metrics(frame):
-        est = np.asarray(frame, dtype=np.float64)
+        est = np.asarray(frame, dtype=np.float64) * scale
         mse = float(np.mean((est - ref) ** 2))
         psnr = math.inf if mse == 0 else float(peak_signal_noise_ratio(ref, est, data_range=1.0))
         ssim = float(structural_similarity(ref, est, data_range=1.0)) if can_ssim else math.nan
@@ -214,6 +215,7 @@ def solve(
     eps=None,
     p=0.8,
     clipped="auto",
+    color_space=DEFAULTS["color_space"],
 ):
     """Restore a blurred image by gradient descent and return the full record.
 
@@ -233,7 +235,8 @@ def solve(
         ``"estimate:size=N"`` to estimate it from the image itself (blind
         deconvolution, :mod:`deblur.blind`; colour on its luminance).
     channel_axis : int or None
-        Axis of the colour channels; each channel is restored on its own.
+        Axis of the colour channels; the channels are restored one after
+        another (see ``color_space``).
     regularizer : {'hyper-laplacian', 'tv', 'tikhonov', 'none'}
         The penalty ``R`` on image gradients (see :mod:`deblur.regularizers`).
     weight : 'auto' or float
@@ -295,6 +298,14 @@ def solve(
         0.98 in any channel, and one pixel around them, out of the data
         term (Cho, Wang and Lee, ICCV 2011); 'keep' fits every pixel;
         'auto' ignores them when the PSF is estimated, keeps them otherwise.
+    color_space : {'opponent', 'rgb'}
+        How a three-channel image is restored: in an orthonormal luminance /
+        colour-difference basis (default; the smooth colour differences get
+        the stronger regularisation their content calls for, see
+        :mod:`deblur.color`), or channel by channel as given. Other channel
+        counts are always restored as given. The history's PSNR is that of
+        the whole image either way; its SSIM is the mean over the channels
+        the solver restored, and ``callback`` sees those channels.
 
     Returns
     -------
@@ -319,6 +330,7 @@ def solve(
     check_choice("precision", precision, PRECISIONS)
     check_choice("preconditioner", preconditioner, PRECONDITIONERS)
     check_choice("clipped", clipped, ("auto", "ignore", "keep"))
+    check_choice("color_space", color_space, COLOR_SPACES)
     channels_last = _check_image(image, channel_axis)
     kernel, estimation = _resolve_psf(psf, channels_last)
     ignore_clipped = clipped == "ignore" or (clipped == "auto" and estimation is not None)
@@ -341,10 +353,18 @@ def solve(
     dtype = np.dtype(precision)
     operator = BlurOperator(kernel, channels_last.shape[:2], boundary, dtype)
     n_channels = channels_last.shape[-1]
+    opponent = color_space == "opponent" and n_channels == 3
+    if opponent:
+        rgb = _to_float(channels_last, dtype)
+        if ref is not None:
+            ref = color_module.rgb_to_opponent(ref)
     restored, histories, events, weights, sigmas, reasons, iterations, lipschitz = [], [], [], [], [], [], [], []
     start = time.perf_counter()
     for c in range(n_channels):
-        observed = np.ascontiguousarray(_to_float(channels_last[..., c], dtype))
+        if opponent:
+            observed = color_module.opponent_channel(rgb, c)
+        else:
+            observed = np.ascontiguousarray(_to_float(channels_last[..., c], dtype))
         lam, sigma = image_weight(observed, reg.name) if weight == "auto" else (weight, None)
         bounds = (min(0.0, float(observed.min())), max(1.0, float(observed.max()))) if clip else None
         precond = None
@@ -370,7 +390,11 @@ def solve(
                 StepSizeWarning,
                 stacklevel=2,
             )
-        metrics = _metrics_for(ref[..., c]) if ref is not None else None
+        metrics = None
+        if ref is not None:
+            # errors are measured in the orthonormal basis, where they add up as in RGB
+            span = color_module.OPPONENT_SPAN[c] if opponent else 1.0
+            metrics = _metrics_for(ref[..., c] * span, span)
         run = GradientDescent(problem, operator.initial_guess(observed), channel_options, callback, metrics, c).run()
         image_view = run.image
         run.release()  # drop the solver's work arrays before the answer is copied out
@@ -379,13 +403,17 @@ def solve(
         histories.append(run.history)
         events.extend(run.events)
         weights.append(lam)
-        sigmas.append(sigma)
+        sigmas.append(sigma * color_module.OPPONENT_SPAN[c] if opponent and sigma is not None else sigma)
         reasons.append(run.stop_reason)
         lipschitz.append(run.lipschitz)
         iterations.append(run.iteration)
         del run, problem, observed
 
+    if opponent:
+        del rgb
     out = np.stack(restored, axis=-1)
+    if opponent:
+        out = color_module.opponent_to_rgb(out)
     if channel_axis is None:
         out = out[..., 0]
     else:
@@ -409,6 +437,7 @@ def solve(
         gtol=options.gtol,
         time_limit=options.time_limit,
         clip=clip,
+        color_space=color_space if opponent else "rgb",
         precision=precision,
         seed=seed,
         engine=operator.engine,

@@ -7,6 +7,7 @@ MOMENTA = ("none", "heavy-ball", "nesterov")
 VARIANTS = ("full", "minibatch", "stochastic")
 PRECISIONS = ("float32", "float64")
 PRECONDITIONERS = ("fourier", "none")
+COLOR_SPACES = ("opponent", "rgb")
 
 
 def check_choice(name, value, choices):
@@ -30,4 +31,5 @@ DEFAULTS = {
     "tol": 1e-3,
     "precision": "float32",
     "batch_fraction": 0.25,
+    "color_space": "opponent",
 }

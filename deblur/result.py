@@ -85,7 +85,8 @@ class History:
     @classmethod
     def merge(cls, histories):
         """Combine per-channel histories: costs and squared norms add, steps average, times add
-        (channels run one after another); a shorter history repeats its last row."""
+        (channels run one after another), PSNR is that of the mean squared error over the
+        channels (the whole image's), SSIM averages; a shorter history repeats its last row."""
         histories = list(histories)
         if len(histories) == 1:
             return histories[0]
@@ -101,10 +102,19 @@ class History:
                 step=float(np.mean([r["step"] for r in rows])),
                 grad_norm=math.sqrt(sum(r["grad_norm"] ** 2 for r in rows)),
                 elapsed=sum(r["elapsed"] for r in rows),
-                psnr=float(np.mean([r["psnr"] for r in rows])),
+                psnr=_merged_psnr([r["psnr"] for r in rows]),
                 ssim=float(np.mean([r["ssim"] for r in rows])),
             )
         return out
+
+
+def _merged_psnr(values):
+    """PSNR of the whole image from its channels' PSNRs (data range 1): mean the squared errors."""
+    values = np.asarray(values, dtype=np.float64)
+    if np.isnan(values).any():
+        return math.nan
+    mse = float(np.mean(10.0 ** (-values / 10.0)))
+    return math.inf if mse == 0 else -10.0 * math.log10(mse)
 
 
 @dataclass

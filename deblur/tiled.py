@@ -483,6 +483,48 @@ def _graph(image, kernel, options, plan_, weights, reference=None, records=None,
     return da.stack(out, axis=-1)
 
 
+def _to_solver_colours(image, options, dtype):
+    """The channels the tiles restore, and the function that maps their result back.
+
+    A three-channel image is restored in the opponent basis of
+    :mod:`deblur.color` (unless ``color_space='rgb'``), as :func:`deblur.solve`
+    does: the channels are formed here (lazily for a dask array), the tiles
+    solve 2-D channels, and the result returns to RGB in the input's dtype.
+    """
+    from . import api, color
+    from .options import COLOR_SPACES, DEFAULTS, check_choice
+
+    space = options.pop("color_space", DEFAULTS["color_space"])
+    check_choice("color_space", space, COLOR_SPACES)
+    if space != "opponent" or image.shape[-1] != 3:
+        return image, None
+    lazy = _is_dask(image)
+    if lazy:
+        rgb = image.map_blocks(api._to_float, dtype, dtype=dtype)
+    else:
+        rgb = api._to_float(image, dtype)
+    channels = []
+    for c in range(3):
+        w = (color.OPPONENT_BASIS[c] / color.OPPONENT_SPAN[c]).astype(dtype)
+        offset = dtype.type(color.OPPONENT_OFFSET[c] / color.OPPONENT_SPAN[c])
+        channels.append(rgb[..., 0] * w[0] + rgb[..., 1] * w[1] + rgb[..., 2] * w[2] - offset)
+    output_dtype = image.dtype
+
+    def back_to_rgb(restored):
+        def convert(block):
+            return api._from_float(color.opponent_to_rgb(block), output_dtype)
+
+        if _is_dask(restored):
+            return restored.rechunk({restored.ndim - 1: 3}).map_blocks(convert, dtype=output_dtype)
+        return convert(restored)
+
+    if lazy:
+        import dask.array as da
+
+        return da.stack(channels, axis=-1), back_to_rgb
+    return np.stack(channels, axis=-1), back_to_rgb
+
+
 def _chunked(array, chunks):
     import dask.array as da
 
@@ -539,8 +581,11 @@ def restore_tiled(image, psf, *, channel_axis=None, tile=None, overlap=None, mem
         tile = (max(channels_last.chunks[0]), max(channels_last.chunks[1]))
     plan_ = plan(channels_last.shape[:2], kernel.shape, channels=channels_last.shape[-1], precision=dtype.name,
                  memory_budget=memory_budget, tile=tile, overlap=overlap)
+    channels_last, back_to_rgb = _to_solver_colours(channels_last, options, dtype)
     weights, _ = _weights(channels_last, dtype, reg, weight)
     restored = _graph(channels_last, kernel, options, plan_, weights)
+    if back_to_rgb is not None:
+        restored = back_to_rgb(restored)
     if original_axis is None:
         return restored[..., 0]
     return da.moveaxis(restored, -1, original_axis)
@@ -564,7 +609,7 @@ def solve_tiled(image, psf, *, channel_axis=None, tile=None, overlap=None, memor
     require_dask()
     import dask.array as da
 
-    from . import api
+    from . import api, color
     from .result import History, SolveResult
 
     if scheduler not in ("synchronous", "threads"):
@@ -584,11 +629,17 @@ def solve_tiled(image, psf, *, channel_axis=None, tile=None, overlap=None, memor
             raise ValueError(f"reference has shape {np.shape(reference)}, the image {np.shape(image)}: they must match")
     if callback is not None and not callable(callback):
         raise TypeError("callback must be callable, e.g. lambda state: state.iteration >= 50")
+    channels_last, back_to_rgb = _to_solver_colours(channels_last, options, dtype)
+    if ref is not None and back_to_rgb is not None:
+        ref = color.rgb_to_opponent(api._to_float(ref, np.dtype(np.float64)))
     weights, sigmas = _weights(channels_last, dtype, reg, weight)
     records = []
     restored = _graph(channels_last, kernel, dict(options), plan_, weights, ref, records, callback)
     out = np.empty(restored.shape, dtype=restored.dtype)
     da.store(restored, out, lock=False, scheduler=scheduler, num_workers=num_workers)
+    if back_to_rgb is not None:
+        out = back_to_rgb(out)
+        sigmas = [None if s is None else s * span for s, span in zip(sigmas, color.OPPONENT_SPAN)]
 
     records.sort(key=lambda r: (r[0], r[1]))
     results = [r[2] for r in records]

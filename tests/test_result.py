@@ -121,9 +121,18 @@ def test_history_round_trip_and_merge():
 def test_colour_history_sums_the_channels():
     image = np.stack([naive.scene((16, 16), seed=s) for s in range(3)], axis=-1)
     common = dict(weight=0.01, max_num_iter=4, tol=None, precision="float64")
-    result = deblur.solve(image, "gaussian:sigma=1", channel_axis=-1, **common)
+    result = deblur.solve(image, "gaussian:sigma=1", channel_axis=-1, color_space="rgb", **common)
     per_channel = [deblur.solve(image[..., c], "gaussian:sigma=1", **common).history for c in range(3)]
     np.testing.assert_allclose(result.history["cost"], sum(h["cost"] for h in per_channel), rtol=1e-12)
+
+
+def test_merged_psnr_is_the_psnr_of_the_mean_squared_error():
+    a, b = History(), History()
+    for h, psnr in ((a, 20.0), (b, 30.0)):
+        h.append(iteration=0, cost=1.0, data=1.0, regularizer=0.0, step=1.0, grad_norm=1.0, elapsed=0.0,
+                 psnr=psnr, ssim=0.5)
+    merged = History.merge([a, b])
+    assert merged["psnr"][0] == pytest.approx(-10 * np.log10((1e-2 + 1e-3) / 2))
 
 
 def test_backoff_event_describe():

@@ -77,6 +77,20 @@ def test_colour_is_tiled_per_channel_with_its_own_weight(case):
     assert np.abs(result.image.astype(int) - whole.image).mean() < 1.0
 
 
+def test_lazy_colour_restore_matches_the_eager_one_in_both_colour_spaces(case):
+    import dask.array as da
+
+    observed, _ = case
+    colour = np.stack([observed, observed[::-1], observed[:, ::-1]], axis=-1)
+    for space in ("opponent", "rgb"):
+        eager = tiled.solve_tiled(colour, KERNEL, channel_axis=-1, tile=48, max_num_iter=5, color_space=space).image
+        lazy = tiled.restore_tiled(da.from_array(colour, chunks=(48, 48, 3)), KERNEL, channel_axis=-1,
+                                   max_num_iter=5, color_space=space)
+        assert lazy.dtype == np.uint8 and lazy.shape == colour.shape
+        np.testing.assert_array_equal(lazy.compute(scheduler="threads"), eager)
+    assert np.any(eager != tiled.solve_tiled(colour, KERNEL, channel_axis=-1, tile=48, max_num_iter=5).image)
+
+
 def test_lazy_restore_of_a_dask_array_matches_the_eager_one(case):
     import dask.array as da
 
