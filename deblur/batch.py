@@ -99,7 +99,7 @@ class RestoreOptions:
     batch_fraction: object = None
     decay: object = None
     # files and colour
-    color: str = "rgb"  # 'rgb': every channel; 'luma': luminance only, chroma kept
+    color: str = "opponent"  # 'opponent'/'rgb': deblur.solve's color_space; 'luma': luminance only, chroma kept
     linear: bool = False  # decode sRGB to linear light before, re-encode after
     quality: object = None
     overwrite: bool = False
@@ -131,6 +131,8 @@ class RestoreOptions:
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         if self.float64:
             kwargs["precision"] = "float64"
+        if self.color == "rgb":
+            kwargs["color_space"] = "rgb"
         return kwargs
 
 

@@ -203,8 +203,11 @@ solver_options = _stack(
 )
 
 color_options = _stack(
-    click.option("--color", "color", type=click.Choice(("rgb", "luma")), default="rgb", show_default=True,
-                 help="rgb: restore every channel; luma: restore brightness only and keep the colour."),
+    click.option("--color", "color", type=click.Choice(("opponent", "rgb", "luma")), default="opponent",
+                 show_default=True,
+                 help="opponent: restore brightness and the two colour differences, each with its own "
+                      "weight (less colour noise); rgb: restore R, G, B independently; luma: restore "
+                      "brightness only and keep the colour."),
     click.option("--linear/--no-linear", default=False, show_default=True,
                  help="Deblur in linear light (sRGB decoded first, re-encoded after)."),
 )

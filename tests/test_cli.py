@@ -247,13 +247,18 @@ def test_rgba_alpha_untouched(runner, rgba, tmp_path):
         np.testing.assert_array_equal(np.asarray(im)[..., 3], arr[..., 3])
 
 
-def test_rgb_channels_and_luma_differ(runner, rgba, tmp_path):
-    path, _ = rgba
-    assert run(runner, "restore", path, *PSF, *FAST, "-o", tmp_path / "rgb.png").exit_code == 0
-    assert run(runner, "restore", path, *PSF, *FAST, "-o", tmp_path / "luma.png", "--color", "luma").exit_code == 0
-    a = imio.read_image(tmp_path / "rgb.png").pixels
-    b = imio.read_image(tmp_path / "luma.png").pixels
-    assert a.shape == b.shape == (24, 28, 3) and not np.array_equal(a, b)
+def test_colour_modes_differ_and_match_the_library(runner, rgba, tmp_path):
+    path, arr = rgba
+    outputs = {}
+    for mode in ("opponent", "rgb", "luma"):
+        out = tmp_path / f"{mode}.png"
+        assert run(runner, "restore", path, *PSF, *FAST, "-o", out, "--color", mode).exit_code == 0
+        outputs[mode] = imio.read_image(out).pixels
+        assert outputs[mode].shape == (24, 28, 3)
+    assert run(runner, "restore", path, *PSF, *FAST, "-o", tmp_path / "default.png").exit_code == 0
+    np.testing.assert_array_equal(imio.read_image(tmp_path / "default.png").pixels, outputs["opponent"])
+    assert not np.array_equal(outputs["opponent"], outputs["rgb"])
+    assert not np.array_equal(outputs["rgb"], outputs["luma"])
 
 
 def test_sixteen_bit_stays_sixteen_bit(runner, tmp_path):
