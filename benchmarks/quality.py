@@ -240,7 +240,7 @@ def compare(cases, args):
         msg = f"[{i}/{len(cases)}] {case.name}: skimage best {base['best']} {base['best_psnr']:.2f} dB"
         msg += " (cached)" if base["cached"] else f" ({base['seconds']:.1f} s for {len(base['psnr'])} configs)"
         if not args.skip_deblur:
-            rec["deblur"] = run_deblur(case)
+            rec["deblur"] = run_deblur(case, color_space=args.color_space)
             rec["gain"] = rec["deblur"]["psnr"] - base["best_psnr"]
             d = rec["deblur"]
             msg += f"; deblur {d['psnr']:.2f} dB in {d['seconds']:.1f} s, gain {rec['gain']:+.2f}"
@@ -390,6 +390,8 @@ def build_parser():
                    help="fixed lambdas for --weights (default logspace(-5, -1, 9))")
     p.add_argument("--baseline-pad", choices=("both", "none", "reflect"), default="both",
                    help="run scikit-image on the frame as is, reflect-padded, or both (default both; oracle picks)")
+    p.add_argument("--color-space", choices=("opponent", "rgb"), default="opponent",
+                   help="deblur's color_space for the colour cases (default: the library default, opponent)")
     p.add_argument("--skip-deblur", action="store_true", help="only the scikit-image baseline")
     p.add_argument("--no-cache", action="store_true", help="recompute the scikit-image baseline")
     p.add_argument("--cache", default=CACHE_PATH, help=argparse.SUPPRESS)
