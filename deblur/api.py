@@ -356,6 +356,8 @@ def solve(
     opponent = color_space == "opponent" and n_channels == 3
     if opponent:
         rgb = _to_float(channels_last, dtype)
+        # the box of clip=True, per RGB channel: the opponent channels' own boxes are looser
+        rgb_box = (np.minimum(0.0, rgb.min(axis=(0, 1))), np.maximum(1.0, rgb.max(axis=(0, 1))))
         if ref is not None:
             ref = color_module.rgb_to_opponent(ref)
     restored, histories, events, weights, sigmas, reasons, iterations, lipschitz = [], [], [], [], [], [], [], []
@@ -414,6 +416,8 @@ def solve(
     out = np.stack(restored, axis=-1)
     if opponent:
         out = color_module.opponent_to_rgb(out)
+        if clip:
+            np.clip(out, rgb_box[0].astype(out.dtype), rgb_box[1].astype(out.dtype), out=out)
     if channel_axis is None:
         out = out[..., 0]
     else:

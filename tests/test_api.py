@@ -97,6 +97,18 @@ def test_opponent_colour_space_beats_independent_channels_on_a_noisy_photo():
     assert errors["opponent"] < 0.85 * errors["rgb"]  # > 0.7 dB better
 
 
+def test_clip_keeps_a_colour_image_in_the_box_in_both_colour_spaces():
+    truth = np.zeros((24, 24, 3))
+    truth[6:18, 6:18] = [1.0, 0.0, 1.0]  # saturated magenta on black: deconvolution overshoots
+    blurred = np.stack([naive.blur(truth[..., c], psf.gaussian(1.5), "reflect") for c in range(3)], axis=-1)
+    for space in ("opponent", "rgb"):
+        out = deblur.restore(blurred, "gaussian:sigma=1.5", channel_axis=-1, color_space=space, weight=1e-4)
+        assert out.min() >= 0.0 and out.max() <= 1.0
+        unclipped = deblur.restore(blurred, "gaussian:sigma=1.5", channel_axis=-1, color_space=space,
+                                   weight=1e-4, clip=False)
+        assert unclipped.min() < -0.01 or unclipped.max() > 1.01  # the box did something
+
+
 def test_history_psnr_of_a_colour_solve_is_the_whole_image_psnr():
     image = colour(np.float64, -1)
     reference = np.clip(image + 0.05, 0, 1)
