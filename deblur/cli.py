@@ -6,12 +6,15 @@ Numba kernels, matplotlib) is imported inside the commands, so
 
 Exit codes: 0 success, 1 failure (unreadable image, unwritable folder, a
 batch with failed files), 2 usage error (bad option, missing input, unknown
-PSF, output exists), 130 interrupted by Ctrl-C.
+PSF, output exists), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM (a
+job scheduler, ``kill``): both stop cleanly, with nothing half-written.
 """
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 
 import click
@@ -46,10 +49,24 @@ class Failure(click.ClickException):
     exit_code = 1
 
 
-class Interrupted(click.ClickException):
-    """Ctrl-C (exit code 130, as shells report SIGINT)."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be, so that both take the same clean way out."""
 
-    exit_code = 130
+
+_signal_received = {"name": None}
+
+
+def _on_sigterm(signum, frame):
+    _signal_received["name"] = "SIGTERM"
+    raise Terminated()
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C or SIGTERM (exit code 128 + the signal's number, as shells report it: 130 or 143)."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.exit_code = 128 + (signal.SIGTERM if _signal_received["name"] == "SIGTERM" else signal.SIGINT)
 
 
 # --------------------------------------------------------------------------- parameter types
@@ -440,7 +457,8 @@ def _announce_compilation(quiet):
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, "-V", "--version", prog_name="deblur")
-def main():
+@click.pass_context
+def main(ctx):
     """Deblur images by gradient descent.
 
     \b
@@ -452,6 +470,10 @@ def main():
 
     Run 'deblur COMMAND --help' for a command's options; docs/cli.md has more.
     """
+    _signal_received["name"] = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
 
 
 def _default_output(path):

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import time
 import subprocess
 import sys
 
@@ -320,6 +321,24 @@ def test_ctrl_c_during_solve(runner, gray, tmp_path, monkeypatch):
     result = run(runner, "restore", gray, *PSF, *FAST)
     assert result.exit_code == 130 and "nothing was written" in result.stderr
     assert sorted(os.listdir(tmp_path)) == ["gray.png"]
+
+
+def test_sigterm_during_solve_stops_cleanly_with_143(runner, gray, tmp_path, monkeypatch):
+    import signal
+
+    from deblur import api
+
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        raise AssertionError("SIGTERM was not handled")
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(api, "solve", terminated)
+    result = run(runner, "restore", gray, *PSF, *FAST)
+    assert result.exit_code == 143 and "nothing was written" in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["gray.png"]
+    assert signal.getsignal(signal.SIGTERM) == before  # the command put the handler back
 
 
 def test_progress_bar_draws_and_clears(capsys):

@@ -121,6 +121,30 @@ def test_ctrl_c_stops_cleanly(folder, tmp_path, monkeypatch):
     assert _no_part_files(out)
 
 
+def test_sigterm_stops_a_batch_cleanly_with_143(folder, tmp_path, monkeypatch):
+    import signal
+    import time
+
+    from deblur import batch
+
+    calls = []
+
+    def first_ok_then_terminated(job):
+        if calls:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        calls.append(job)
+        return batch.Row(file=job.label, status="ok", iterations=1)
+
+    monkeypatch.setattr(batch, "process_file", first_ok_then_terminated)
+    out = tmp_path / "out"
+    result = run("batch", folder, out, *FAST)
+    assert result.exit_code == 143 and "interrupted" in result.stderr
+    rows = list(csv.DictReader((out / "deblur-summary.csv").read_text().splitlines()))
+    assert [r["status"] for r in rows] == ["ok", "interrupted", "interrupted"]
+    assert _no_part_files(out)
+
+
 def test_unwritable_output_folder_and_no_stray_folders(folder, tmp_path):
     (tmp_path / "afile").write_text("x")
     result = run("batch", folder, tmp_path / "afile" / "out", *FAST)
