@@ -13,87 +13,19 @@ import warnings
 import numpy as np
 
 from . import color as color_module
+from .images import check_image, from_float, to_float
 from . import psf as psf_module
 from .operators import BlurOperator
 from .options import BOUNDARIES, COLOR_SPACES, DEFAULTS, MOMENTA, PRECISIONS, PRECONDITIONERS, SCHEDULES, VARIANTS, check_choice
 from .preconditioners import FourierPreconditioner
 from .regularizers import make_regularizer
-from .result import History, SolveResult
+from .result import History, SolveResult, overall_stop_reason
 from .schedules import check_decay
 from .solver import GradientDescent, Options, Problem
 from .warnings import StepSizeWarning
 from .weights import image_weight
 
 __all__ = ["solve", "restore"]
-
-_INT_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-# Float images are nominally in [0, 1]; far beyond, float32 maths overflows.
-_FLOAT_LIMIT = 1e6
-
-
-def _check_image(image, channel_axis, name="image"):
-    """Validate an image; return it as an ndarray with channels last (a view when possible)."""
-    if not isinstance(image, np.ndarray):
-        try:
-            image = np.asarray(image)
-        except Exception:  # noqa: BLE001
-            raise TypeError(f"{name} must be a numpy array") from None
-    if image.dtype.byteorder not in "=|":
-        image = image.astype(image.dtype.newbyteorder("="))  # big-endian data from FITS/TIFF readers
-    if image.dtype.kind == "f":
-        pass
-    elif image.dtype not in _INT_SCALE:
-        raise TypeError(
-            f"{name} has dtype {image.dtype}; use float (values in [0, 1]), uint8 or uint16, "
-            "e.g. skimage.img_as_float(image)"
-        )
-    if channel_axis is None:
-        if image.ndim == 3:
-            raise ValueError(
-                f"{name} is 3-D with shape {image.shape}; for a colour image pass channel_axis=-1 "
-                "(or the axis holding the channels)"
-            )
-        if image.ndim != 2:
-            raise ValueError(f"{name} must be a 2-D gray image or 3-D with channel_axis, got {image.ndim}-D")
-        image = image[..., np.newaxis]
-    else:
-        if image.ndim != 3:
-            raise ValueError(
-                f"channel_axis={channel_axis} needs a 3-D image, got {image.ndim}-D; use channel_axis=None for gray"
-            )
-        if not isinstance(channel_axis, numbers.Integral) or not -3 <= channel_axis < 3:
-            raise ValueError(f"channel_axis must be an integer in [-3, 2], got {channel_axis!r}")
-        image = np.moveaxis(image, channel_axis, -1)
-    if image.shape[-1] == 0 or min(image.shape[:2]) < 2:
-        raise ValueError(f"{name} is too small ({image.shape[0]}x{image.shape[1]} pixels): deblurring needs at least 2x2")
-    if image.dtype.kind == "f":
-        if not np.all(np.isfinite(image)):
-            raise ValueError(f"{name} contains NaN or Inf pixels; replace them (e.g. np.nan_to_num) before deblurring")
-        largest = float(max(-image.min(), image.max())) if image.size else 0.0
-        if largest > _FLOAT_LIMIT:
-            raise ValueError(
-                f"{name} has values up to {largest:.3g}; float images are expected in [0, 1] "
-                "(rescale, e.g. image / image.max())"
-            )
-    return image
-
-
-def _to_float(image, dtype):
-    """Integer images to [0, 1]; float images to the working dtype."""
-    if image.dtype in _INT_SCALE:
-        return image.astype(dtype) / dtype.type(_INT_SCALE[image.dtype])
-    return image.astype(dtype, copy=False)
-
-
-def _from_float(image, dtype):
-    dtype = np.dtype(dtype).newbyteorder("=")
-    if dtype in _INT_SCALE:
-        scaled = np.rint(np.clip(image, 0.0, 1.0) * _INT_SCALE[dtype])
-        return scaled.astype(dtype)
-    if np.finfo(dtype).max < np.finfo(image.dtype).max:  # float16: keep within its range
-        image = np.clip(image, -np.finfo(dtype).max, np.finfo(dtype).max)
-    return image.astype(dtype, copy=False)
-
 
 def _is_estimate(psf):
     return isinstance(psf, str) and psf.strip().lower().partition(":")[0].strip() == "estimate"
@@ -127,7 +59,7 @@ def _clipped_mask(channels_last):
     """True where a pixel may enter the data term: not a clipped highlight (nor next to one)."""
     from .blind.outliers import clipped_mask
 
-    return np.ascontiguousarray(clipped_mask(_to_float(channels_last, np.dtype(np.float32))) > 0)
+    return np.ascontiguousarray(clipped_mask(to_float(channels_last, np.dtype(np.float32))) > 0)
 
 
 def _positive_number(name, value, allow_none=True, allow_zero=False):
@@ -331,7 +263,7 @@ def solve(
     check_choice("preconditioner", preconditioner, PRECONDITIONERS)
     check_choice("clipped", clipped, ("auto", "ignore", "keep"))
     check_choice("color_space", color_space, COLOR_SPACES)
-    channels_last = _check_image(image, channel_axis)
+    channels_last = check_image(image, channel_axis)
     kernel, estimation = _resolve_psf(psf, channels_last)
     ignore_clipped = clipped == "ignore" or (clipped == "auto" and estimation is not None)
     data_mask = _clipped_mask(channels_last) if ignore_clipped else None
@@ -345,17 +277,17 @@ def solve(
         raise TypeError("callback must be callable, e.g. lambda state: state.iteration >= 50")
     ref = None
     if reference is not None:
-        ref = _check_image(reference, channel_axis, name="reference")
+        ref = check_image(reference, channel_axis, name="reference")
         if ref.shape != channels_last.shape:
             raise ValueError(f"reference has shape {np.shape(reference)}, the image {np.shape(image)}: they must match")
-        ref = _to_float(ref, np.dtype(np.float64))
+        ref = to_float(ref, np.dtype(np.float64))
 
     dtype = np.dtype(precision)
     operator = BlurOperator(kernel, channels_last.shape[:2], boundary, dtype)
     n_channels = channels_last.shape[-1]
     opponent = color_space == "opponent" and n_channels == 3
     if opponent:
-        rgb = _to_float(channels_last, dtype)
+        rgb = to_float(channels_last, dtype)
         # the box of clip=True, per RGB channel: the opponent channels' own boxes are looser
         rgb_box = (np.minimum(0.0, rgb.min(axis=(0, 1))), np.maximum(1.0, rgb.max(axis=(0, 1))))
         if ref is not None:
@@ -366,7 +298,7 @@ def solve(
         if opponent:
             observed = color_module.opponent_channel(rgb, c)
         else:
-            observed = np.ascontiguousarray(_to_float(channels_last[..., c], dtype))
+            observed = np.ascontiguousarray(to_float(channels_last[..., c], dtype))
         lam, sigma = image_weight(observed, reg.name) if weight == "auto" else (weight, None)
         bounds = (min(0.0, float(observed.min())), max(1.0, float(observed.max()))) if clip else None
         precond = None
@@ -422,7 +354,7 @@ def solve(
         out = out[..., 0]
     else:
         out = np.moveaxis(out, -1, channel_axis)
-    out = _from_float(out, np.asarray(image).dtype)
+    out = from_float(out, np.asarray(image).dtype)
     single = channel_axis is None
     settings = dict(
         regularizer=reg.name,
@@ -452,7 +384,7 @@ def solve(
         image=out,
         psf=kernel,
         history=History.merge(histories),
-        stop_reason=_overall_reason(reasons),
+        stop_reason=overall_stop_reason(reasons),
         iterations=max(iterations),
         events=events,
         weight=weights[0] if single else weights,
@@ -460,14 +392,6 @@ def solve(
         settings=settings,
         psf_estimation=estimation,
     )
-
-
-def _overall_reason(reasons):
-    """One stop reason for all channels: the first that is not a normal end, else the most common."""
-    for special in ("callback", "step_underflow", "time_limit"):
-        if special in reasons:
-            return special
-    return max(set(reasons), key=reasons.count)
 
 
 def restore(image, psf, **options):

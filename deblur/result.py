@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["History", "BackoffEvent", "SolveResult", "HISTORY_COLUMNS"]
+__all__ = ["History", "BackoffEvent", "SolveResult", "HISTORY_COLUMNS", "overall_stop_reason"]
 
 HISTORY_COLUMNS = (
     "iteration",  # 1-based count of completed steps
@@ -181,3 +181,15 @@ class SolveResult:
         cost = self.history["cost"][-1] if len(self.history) else math.nan
         secs = self.history["elapsed"][-1] if len(self.history) else 0.0
         return f"{self.iterations} iterations, stopped by {self.stop_reason}, final cost {cost:.6g}, {secs:.2f} s"
+
+
+def overall_stop_reason(reasons):
+    """One stop reason for several solves (channels, tiles).
+
+    The first that is not a normal end (a callback, a step underflow, the time
+    limit), else the most common.
+    """
+    for special in ("callback", "step_underflow", "time_limit"):
+        if special in reasons:
+            return special
+    return max(set(reasons), key=reasons.count)

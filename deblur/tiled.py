@@ -52,6 +52,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import images
+
 __all__ = [
     "restore_tiled",
     "solve_tiled",
@@ -360,7 +362,6 @@ def plan_if_needed(frame_shape, channels, psf, memory_budget, precision="float32
 
 def _prepare(image, psf, channel_axis, options):
     """Validate; return (channels-last array, kernel, working dtype, regulariser, solve kwargs)."""
-    from . import api
     from .options import DEFAULTS
     from .regularizers import make_regularizer
 
@@ -385,10 +386,10 @@ def _prepare(image, psf, channel_axis, options):
             raise ValueError(f"image must be 2-D, or 3-D with channel_axis; got {image.ndim}-D")
         else:
             image = image[..., None]
-        if image.dtype.kind != "f" and image.dtype not in api._INT_SCALE:
+        if image.dtype.kind != "f" and image.dtype not in images.INT_SCALE:
             raise TypeError(f"image has dtype {image.dtype}; use float (values in [0, 1]), uint8 or uint16")
     else:
-        image = api._check_image(image, channel_axis)
+        image = images.check_image(image, channel_axis)
     kernel = _kernel(psf, image.shape[:2])
     reg = make_regularizer(options.get("regularizer", DEFAULTS["regularizer"]), eps=options.get("eps"),
                            p=options.get("p", 0.8))
@@ -417,14 +418,14 @@ def _channel_weight(channel, dtype, weight, reg_name):
     channel only; it is cut here before the conversion to float, which is
     cheap on a huge or lazy image and gives the same numbers.
     """
-    from . import api, weights
+    from . import weights
 
     if not (isinstance(weight, str) and weight == "auto"):
         return float(weight), None
     h, w = channel.shape
     top, left = max(0, (h - weights.NOISE_CROP) // 2), max(0, (w - weights.NOISE_CROP) // 2)
     crop = np.asarray(channel[top : top + weights.NOISE_CROP, left : left + weights.NOISE_CROP])
-    return weights.image_weight(np.ascontiguousarray(api._to_float(crop, dtype)), reg_name)
+    return weights.image_weight(np.ascontiguousarray(images.to_float(crop, dtype)), reg_name)
 
 
 class _TileSolver:
@@ -491,7 +492,7 @@ def _to_solver_colours(image, options, dtype):
     does: the channels are formed here (lazily for a dask array), the tiles
     solve 2-D channels, and the result returns to RGB in the input's dtype.
     """
-    from . import api, color
+    from . import color
     from .options import COLOR_SPACES, DEFAULTS, check_choice
 
     space = options.pop("color_space", DEFAULTS["color_space"])
@@ -500,9 +501,9 @@ def _to_solver_colours(image, options, dtype):
         return image, None
     lazy = _is_dask(image)
     if lazy:
-        rgb = image.map_blocks(api._to_float, dtype, dtype=dtype)
+        rgb = image.map_blocks(images.to_float, dtype, dtype=dtype)
     else:
-        rgb = api._to_float(image, dtype)
+        rgb = images.to_float(image, dtype)
     channels = []
     for c in range(3):
         w = (color.OPPONENT_BASIS[c] / color.OPPONENT_SPAN[c]).astype(dtype)
@@ -512,7 +513,7 @@ def _to_solver_colours(image, options, dtype):
 
     def back_to_rgb(restored):
         def convert(block):
-            return api._from_float(color.opponent_to_rgb(block), output_dtype)
+            return images.from_float(color.opponent_to_rgb(block), output_dtype)
 
         if _is_dask(restored):
             return restored.rechunk({restored.ndim - 1: 3}).map_blocks(convert, dtype=output_dtype)
@@ -609,8 +610,8 @@ def solve_tiled(image, psf, *, channel_axis=None, tile=None, overlap=None, memor
     require_dask()
     import dask.array as da
 
-    from . import api, color
-    from .result import History, SolveResult
+    from . import color
+    from .result import History, SolveResult, overall_stop_reason
 
     if scheduler not in ("synchronous", "threads"):
         raise ValueError(f"scheduler must be 'synchronous' or 'threads', got {scheduler!r}; "
@@ -624,14 +625,14 @@ def solve_tiled(image, psf, *, channel_axis=None, tile=None, overlap=None, memor
                      memory_budget=memory_budget, tile=tile, overlap=overlap)
     ref = None
     if reference is not None:
-        ref = api._check_image(reference, channel_axis, name="reference")
+        ref = images.check_image(reference, channel_axis, name="reference")
         if ref.shape != channels_last.shape:
             raise ValueError(f"reference has shape {np.shape(reference)}, the image {np.shape(image)}: they must match")
     if callback is not None and not callable(callback):
         raise TypeError("callback must be callable, e.g. lambda state: state.iteration >= 50")
     channels_last, back_to_rgb = _to_solver_colours(channels_last, options, dtype)
     if ref is not None and back_to_rgb is not None:
-        ref = color.rgb_to_opponent(api._to_float(ref, np.dtype(np.float64)))
+        ref = color.rgb_to_opponent(images.to_float(ref, np.dtype(np.float64)))
     weights, sigmas = _weights(channels_last, dtype, reg, weight)
     records = []
     restored = _graph(channels_last, kernel, dict(options), plan_, weights, ref, records, callback)
@@ -657,7 +658,7 @@ def solve_tiled(image, psf, *, channel_axis=None, tile=None, overlap=None, memor
         image=out,
         psf=kernel,
         history=History.merge([r.history for r in results]) if results else History(),
-        stop_reason=api._overall_reason([r.stop_reason for r in results]),
+        stop_reason=overall_stop_reason([r.stop_reason for r in results]),
         iterations=max(r.iterations for r in results),
         events=[e for r in results for e in r.events],
         weight=weights[0] if single else weights,

@@ -1,0 +1,81 @@
+"""The image conventions every entry point shares (scikit-image's).
+
+Images are numpy arrays: float with values nominally in [0, 1], or uint8 /
+uint16 scaled to it; gray 2-D, or colour 3-D with ``channel_axis``. Inside,
+they are handled channels last; results go back to the caller's dtype.
+"""
+
+import numbers
+
+import numpy as np
+
+__all__ = ["INT_SCALE", "check_image", "to_float", "from_float"]
+
+INT_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+# Float images are nominally in [0, 1]; far beyond, float32 maths overflows.
+_FLOAT_LIMIT = 1e6
+
+
+def check_image(image, channel_axis, name="image"):
+    """Validate an image; return it as an ndarray with channels last (a view when possible)."""
+    if not isinstance(image, np.ndarray):
+        try:
+            image = np.asarray(image)
+        except Exception:  # noqa: BLE001
+            raise TypeError(f"{name} must be a numpy array") from None
+    if image.dtype.byteorder not in "=|":
+        image = image.astype(image.dtype.newbyteorder("="))  # big-endian data from FITS/TIFF readers
+    if image.dtype.kind == "f":
+        pass
+    elif image.dtype not in INT_SCALE:
+        raise TypeError(
+            f"{name} has dtype {image.dtype}; use float (values in [0, 1]), uint8 or uint16, "
+            "e.g. skimage.img_as_float(image)"
+        )
+    if channel_axis is None:
+        if image.ndim == 3:
+            raise ValueError(
+                f"{name} is 3-D with shape {image.shape}; for a colour image pass channel_axis=-1 "
+                "(or the axis holding the channels)"
+            )
+        if image.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D gray image or 3-D with channel_axis, got {image.ndim}-D")
+        image = image[..., np.newaxis]
+    else:
+        if image.ndim != 3:
+            raise ValueError(
+                f"channel_axis={channel_axis} needs a 3-D image, got {image.ndim}-D; use channel_axis=None for gray"
+            )
+        if not isinstance(channel_axis, numbers.Integral) or not -3 <= channel_axis < 3:
+            raise ValueError(f"channel_axis must be an integer in [-3, 2], got {channel_axis!r}")
+        image = np.moveaxis(image, channel_axis, -1)
+    if image.shape[-1] == 0 or min(image.shape[:2]) < 2:
+        raise ValueError(f"{name} is too small ({image.shape[0]}x{image.shape[1]} pixels): deblurring needs at least 2x2")
+    if image.dtype.kind == "f":
+        if not np.all(np.isfinite(image)):
+            raise ValueError(f"{name} contains NaN or Inf pixels; replace them (e.g. np.nan_to_num) before deblurring")
+        largest = float(max(-image.min(), image.max())) if image.size else 0.0
+        if largest > _FLOAT_LIMIT:
+            raise ValueError(
+                f"{name} has values up to {largest:.3g}; float images are expected in [0, 1] "
+                "(rescale, e.g. image / image.max())"
+            )
+    return image
+
+
+def to_float(image, dtype):
+    """Integer images to [0, 1]; float images to the working dtype."""
+    if image.dtype in INT_SCALE:
+        return image.astype(dtype) / dtype.type(INT_SCALE[image.dtype])
+    return image.astype(dtype, copy=False)
+
+
+def from_float(image, dtype):
+    """Float results back to ``dtype``: integers rounded from [0, 1] (clipped), floats cast."""
+    dtype = np.dtype(dtype).newbyteorder("=")
+    if dtype in INT_SCALE:
+        scaled = np.rint(np.clip(image, 0.0, 1.0) * INT_SCALE[dtype])
+        return scaled.astype(dtype)
+    if np.finfo(dtype).max < np.finfo(image.dtype).max:  # float16: keep within its range
+        image = np.clip(image, -np.finfo(dtype).max, np.finfo(dtype).max)
+    return image.astype(dtype, copy=False)
