@@ -258,3 +258,39 @@ def test_solve_with_estimate(rng):
         warnings.simplefilter("ignore", BlindEstimationWarning)
         flat = deblur.solve(np.full((64, 64), 0.5), "estimate", max_num_iter=2)
     assert flat.psf_estimation.status == "fallback"
+
+
+# --------------------------------------------------------------------------- restarts
+
+
+def test_restarts_keep_the_lowest_final_cost(rng):
+    """Every start is run; the kept one has the lowest final cost and equals a run from that start alone."""
+    y = blur(camera_crop(128), psf.motion(9, 60), 0.005, rng)
+    k, record = estimate(y, starts="horizontal,vertical,delta")
+    assert [s["start"] for s in record.starts] == ["horizontal", "vertical", "delta"]
+    costs = [s["cost"] for s in record.starts]
+    assert all(np.isfinite(costs))
+    assert record.start == record.starts[int(np.argmin(costs))]["start"]
+    assert np.isclose(record["cost"][-1], min(costs))  # the history is the kept run's
+    assert "best of 3 starts" in record.message
+    alone, record_alone = estimate(y, starts=record.start)
+    np.testing.assert_allclose(k, alone, atol=1e-12)
+    assert record_alone.starts[0]["cost"] == pytest.approx(min(costs), rel=1e-9)
+
+
+def test_restarts_in_threads_match_one_after_the_other(rng):
+    y = blur(camera_crop(96), psf.motion(7, 20), 0.005, rng)
+    k_threads, _ = estimate(y, starts="horizontal,vertical", workers=2)
+    k_serial, _ = estimate(y, starts="horizontal,vertical", workers=1)
+    np.testing.assert_allclose(k_threads, k_serial, atol=1e-12)
+
+
+def test_starting_kernels():
+    from deblur.blind.coarse_to_fine import initial_kernel
+
+    h, v, d = (initial_kernel(5, s) for s in ("horizontal", "vertical", "delta"))
+    for k in (h, v, d):
+        assert k.shape == (5, 5) and k.sum() == 1.0 and k.min() >= 0.0
+    assert h[2, 2] == h[2, 3] == 0.5 and np.array_equal(v, h.T) and d[2, 2] == 1.0
+    with pytest.raises(ValueError, match="horizontal, vertical, delta"):
+        estimate_psf(np.zeros((64, 64)) + np.eye(64), starts="diagonal")

@@ -7,7 +7,9 @@ error that lists the valid ones.
 
 from dataclasses import dataclass, fields
 
-__all__ = ["BlindOptions", "make_options"]
+__all__ = ["BlindOptions", "make_options", "parse_starts", "STARTS"]
+
+STARTS = ("horizontal", "vertical", "delta")
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,13 @@ class BlindOptions:
         coarsest level (px); ``max_size``: cap of the automatic support (px).
     Alternation
         ``iterations``: latent/kernel alternations per level.
+    Restarts
+        ``starts``: starting kernels at the coarsest level, comma-separated, from
+        ``horizontal`` and ``vertical`` (a centred two-tap blur, Pan et al.'s start along
+        either axis) and ``delta``. Each start runs coarse to fine; the estimate whose
+        final cost (data + L0 prior of the latent step at the finest level, same weight
+        for every start) is lowest is kept. The starts run side by side in threads
+        (``workers`` of them at most).
     Latent step (L0 gradient prior, half-quadratic splitting)
         ``lam``: weight of the L0 gradient prior at the start of a level; ``lam_decay``:
         divide it by this after each alternation; ``lam_min``: floor;
@@ -54,6 +63,7 @@ class BlindOptions:
     coarsest: int = 5
     max_size: int = 75
     iterations: int = 5
+    starts: str = "horizontal,vertical,delta"
     lam: float = 4e-3
     lam_decay: float = 1.1
     lam_min: float = 1e-4
@@ -86,4 +96,15 @@ def make_options(**options):
     unknown = sorted(set(options) - set(_NAMES))
     if unknown:
         raise TypeError(f"unknown blind-estimation option(s) {unknown}; valid options: {', '.join(_NAMES)}")
-    return BlindOptions(**options)
+    opts = BlindOptions(**options)
+    parse_starts(opts.starts)
+    return opts
+
+
+def parse_starts(text):
+    """``'horizontal,vertical'`` -> ``('horizontal', 'vertical')``, checking every name."""
+    starts = tuple(s.strip().lower() for s in str(text).split(",") if s.strip())
+    bad = [s for s in starts if s not in STARTS]
+    if not starts or bad:
+        raise ValueError(f"starts={text!r}: give one or more of {', '.join(STARTS)}, comma-separated (e.g. 'horizontal,vertical')")
+    return starts

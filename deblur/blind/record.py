@@ -51,6 +51,11 @@ class EstimationRecord:
         Edge steepness of the input (see :func:`deblur.blind.confidence.edge_steepness`).
     crop : tuple or None
         ``(row, col, height, width)`` of the region estimated on, when cropped.
+    start : str
+        The starting kernel of the run kept (``levels`` and ``rows`` are its history).
+    starts : list of dict
+        Every run: ``start``, final ``cost`` (the criterion; the lowest is kept) and
+        ``support`` at the finest level.
     elapsed : float
         Total seconds.
     """
@@ -65,6 +70,8 @@ class EstimationRecord:
     structure: float = math.nan
     crop: object = None
     steepness: float = math.nan
+    start: str = ""
+    starts: list = field(default_factory=list)
     elapsed: float = 0.0
 
     def append(self, **row):
