@@ -17,7 +17,7 @@ from .images import check_image, from_float, to_float
 from . import psf as psf_module
 from .operators import BlurOperator
 from .options import BOUNDARIES, COLOR_SPACES, DEFAULTS, MOMENTA, PRECISIONS, PRECONDITIONERS, SCHEDULES, VARIANTS, check_choice
-from .preconditioners import FourierPreconditioner
+from .preconditioners import CosinePreconditioner, FourierPreconditioner
 from .regularizers import make_regularizer
 from .result import History, SolveResult, overall_stop_reason
 from .schedules import check_decay
@@ -190,8 +190,8 @@ def solve(
     preconditioner : {'fourier', 'none'}
         Descend along ``P grad`` with the circulant preconditioner of
         :mod:`deblur.preconditioners` (default: converges in tens of
-        iterations), or along the plain gradient ('none': the textbook
-        method, hundreds of iterations). ``L`` and the limit ``2/L`` are
+        iterations; in the cosine basis for 'reflect'), or along the plain
+        gradient ('none': the textbook method, hundreds of iterations). ``L`` and the limit ``2/L`` are
         measured in the preconditioner's metric.
     variant : {'full', 'minibatch', 'stochastic'}
         Gradient of the data term from all pixels, from random 32x32 tiles,
@@ -302,7 +302,9 @@ def solve(
         lam, sigma = image_weight(observed, reg.name) if weight == "auto" else (weight, None)
         bounds = (min(0.0, float(observed.min())), max(1.0, float(observed.max()))) if clip else None
         precond = None
-        if preconditioner == "fourier":
+        if preconditioner == "fourier" and boundary == "reflect":
+            precond = CosinePreconditioner(kernel, operator.domain_shape, lam * reg.curvature, dtype)
+        elif preconditioner == "fourier":
             precond = FourierPreconditioner(
                 kernel,
                 operator.domain_shape,

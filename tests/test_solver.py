@@ -199,15 +199,15 @@ def test_cost_never_rises_for_steps_up_to_one_over_l(boundary, regularizer, weig
         ("valid", False),
         pytest.param("valid", True, marks=pytest.mark.xfail(strict=True, reason="known limitation, see docstring")),
         ("periodic", False),
-        pytest.param("reflect", False, marks=pytest.mark.xfail(strict=True, reason="known limitation, see docstring")),
+        ("reflect", False),
     ],
 )
 def test_preconditioned_cost_never_rises_for_eta_one_over_l(boundary, clip):
     """In the preconditioner's metric L = max(||A||^2, 1), so eta = 1/L never raises the cost for the
-    circulant models it matches ('valid' with its padded grid, 'periodic' on the frame grid).
-    Known limitations, left to the solver's back-off: for 'reflect' the circulant P does not match the
-    mirrored blur (a DCT-based P would); with clip=True the box projection is Euclidean while the step
-    is in P's metric, so a projected step is not always a descent step.
+    models P matches ('valid' with its padded grid, 'periodic' on the frame grid, 'reflect' in the
+    cosine basis for a symmetric kernel). Known limitation, left to the solver's back-off: with
+    clip=True the box projection is Euclidean while the step is in P's metric, so a projected step is
+    not always a descent step.
     """
     kernel = psf.gaussian(1.5)
     y = naive.observe(naive.scene((24, 24)), kernel, boundary)
