@@ -35,6 +35,7 @@ __all__ = [
     "print_table",
     "peak_ncc",
     "timed_estimate",
+    "parse_options",
     "write_json",
 ]
 
@@ -164,6 +165,19 @@ def timed_estimate(image, size=None, **options):
     t0, c0 = time.perf_counter(), time.process_time()
     kernel, record = estimate(image, size=size, **options)
     return kernel, record, time.perf_counter() - t0, time.process_time() - c0
+
+
+def parse_options(items):
+    """``['iterations=8', 'starts=horizontal']`` (``--option``) -> estimation options, typed as in BlindOptions."""
+    defaults = deblur.blind.BlindOptions()
+    options = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if not hasattr(defaults, key):
+            raise SystemExit(f"unknown estimation option {key!r}; see deblur.blind.BlindOptions")
+        kind = type(getattr(defaults, key))
+        options[key] = value == "True" if kind is bool else kind(value)
+    return options
 
 
 def write_json(path, doc):

@@ -57,8 +57,10 @@ def main(argv=None):
     ap.add_argument("--noise", type=float, default=0.01)
     ap.add_argument("--restore", default="l2,default", help="restore protocol(s): l2, default")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", help="estimation option (repeatable), e.g. starts=horizontal")
     ap.add_argument("--figure", default=None, metavar="PNG", help="only draw the documentation figure (shippable data) to PNG")
     args = ap.parse_args(argv)
+    options = common.parse_options(args.option)
     if args.figure:
         return figure(args.figure)
 
@@ -77,7 +79,7 @@ def main(argv=None):
             size = {"true": kernel.shape[0], "auto": None}.get(args.size, None if args.size == "auto" else None)
             if args.size not in ("true", "auto"):
                 size = int(args.size)
-            est, record, wall, cpu = common.timed_estimate(y, size=size)
+            est, record, wall, cpu = common.timed_estimate(y, size=size, **options)
             row = dict(case=f"{kname} ({kernel.shape[0]} px) on {iname}", frame=f"{y.shape[1]}x{y.shape[0]}", est_size=est.shape[0], status=record.status, time=wall, cpu=cpu)
             row["ncc"] = common.peak_ncc(est, kernel)[0]
             for p in protocols:
@@ -99,7 +101,7 @@ def main(argv=None):
         st = common.ratio_stats([r[p] for r in rows])
         print(f"[{p}] ratio <=2 {st['le2']:.0%}, <=3 {st['le3']:.0%}, <=5 {st['le5']:.0%}, median {st['median']:.2f}, worst {st['worst']:.2f}")
     if args.json:
-        common.write_json(args.json, {"rows": rows})
+        common.write_json(args.json, {"rows": rows, "options": options})
     return 0
 
 

@@ -59,10 +59,7 @@ def main(argv=None):
     if not os.path.isdir(root):
         print(f"no Levin data under {root}; pass --data DIR", file=sys.stderr)
         return 2
-    options = {}
-    for item in args.option:
-        key, _, value = item.partition("=")
-        options[key] = type(getattr(common.deblur.blind.BlindOptions(), key))(value) if value not in ("True", "False") else value == "True"
+    options = common.parse_options(args.option)
 
     names = [f"im{i}_kernel{j}" for i in range(1, 5) for j in range(1, 9)]
     names = [n for n in names if args.only in n]
