@@ -186,10 +186,11 @@ class SolveResult:
 def overall_stop_reason(reasons):
     """One stop reason for several solves (channels, tiles).
 
-    The first that is not a normal end (a callback, a step underflow, the time
-    limit), else the most common.
+    The first that is not a convergence (a callback, a step underflow, the
+    time limit, the iteration limit): a record that says 'converged' must
+    hold for every part. Else the most common.
     """
-    for special in ("callback", "step_underflow", "time_limit"):
+    for special in ("callback", "step_underflow", "time_limit", "max_iter"):
         if special in reasons:
             return special
     return max(set(reasons), key=reasons.count)

@@ -141,3 +141,12 @@ def test_backoff_event_describe():
     assert "iteration 3" in text and "cost rose" in text and "halved the step to 1" in text
     assert "2/L = 1.5" in text
     assert event.channel == 0
+
+
+def test_overall_stop_reason_says_converged_only_when_every_part_did():
+    from deblur.result import overall_stop_reason
+
+    assert overall_stop_reason(["tol", "tol", "gtol"]) == "tol"
+    assert overall_stop_reason(["max_iter", "tol", "tol"]) == "max_iter"
+    assert overall_stop_reason(["tol", "time_limit", "max_iter"]) == "time_limit"
+    assert overall_stop_reason(["max_iter", "callback"]) == "callback"
