@@ -294,3 +294,57 @@ def test_starting_kernels():
     assert h[2, 2] == h[2, 3] == 0.5 and np.array_equal(v, h.T) and d[2, 2] == 1.0
     with pytest.raises(ValueError, match="horizontal, vertical, delta"):
         estimate_psf(np.zeros((64, 64)) + np.eye(64), starts="diagonal")
+
+
+# --------------------------------------------------------------------------- large kernels
+
+
+def test_internal_support():
+    from deblur.blind.support import internal_support
+
+    assert internal_support(31, (400, 400), 1.4, 41) == 31  # below support_from: unchanged
+    assert internal_support(41, (400, 400), 1.4, 41) == 59  # odd(1.4 * 41 = 57.4)
+    assert internal_support(75, (400, 400), 1.4, 41) == 105
+    assert internal_support(75, (90, 120), 1.4, 41) == 89  # at most the largest odd side that fits
+    assert internal_support(75, (400, 400), 1.0, 41) == 75  # scale 1: off
+
+
+def test_crop_centred_keeps_the_mass_around_the_centre_of_mass():
+    from deblur.blind.support import crop_centred
+
+    k = np.zeros((21, 21))
+    k[4, 3:12] = 1.0  # a 9-tap streak in a corner of a large support
+    out = crop_centred(k, 11)
+    assert out.shape == (11, 11) and np.isclose(out.sum(), 1.0) and out.min() >= 0.0
+    assert np.count_nonzero(out) == 9  # nothing of the streak was cut
+    cy, cx = centre_of_mass(out)
+    assert abs(cy - 5) <= 0.5 and abs(cx - 5) <= 0.5
+    big = np.zeros((21, 21))
+    big[10, :] = 1.0  # wider than the crop: cut symmetrically about its centre of mass
+    out = crop_centred(big, 11)
+    np.testing.assert_allclose(out[5], np.full(11, 1 / 11))
+
+
+def test_decay_rates_slow_down_only_on_deep_pyramids():
+    from deblur.blind.coarse_to_fine import decay_rates
+    from deblur.blind.config import BlindOptions
+
+    opts = BlindOptions()
+    assert decay_rates(30, opts) == (opts.lam_decay, opts.edge_decay)  # 6 levels x 5: as before
+    lam_decay, edge_decay = decay_rates(45, opts)  # 9 levels x 5 (a 75 px kernel)
+    assert 1.0 < lam_decay < opts.lam_decay
+    assert lam_decay**44 == pytest.approx(opts.lam_decay**opts.decay_span)
+    assert edge_decay**44 == pytest.approx(opts.edge_decay**opts.decay_span)
+    assert decay_rates(45, BlindOptions(decay_span=0)) == (opts.lam_decay, opts.edge_decay)
+
+
+def test_given_large_size_is_estimated_on_a_larger_support(rng):
+    """size >= support_from runs on support_scale x the size and returns the size asked for."""
+    y = blur(camera_crop(), psf.motion(15, 30), 0.005, rng)
+    k, record = estimate(y, size=41, starts="horizontal")
+    assert k.shape == (41, 41) and np.isclose(k.sum(), 1.0)
+    assert record.levels[-1]["support"] == 59 and "estimated on 59 px" in record.size_rule
+    cy, cx = centre_of_mass(k)
+    assert abs(cy - 20) <= 0.5 and abs(cx - 20) <= 0.5
+    _, plain = estimate(y, size=41, starts="horizontal", support_scale=1.0)
+    assert plain.levels[-1]["support"] == 41

@@ -17,9 +17,20 @@ from .latent import l0_latent, latent_cost
 from .outliers import clipped_mask
 from .pyramid import downsample, plan
 from .record import EstimationRecord
-from .support import auto_size, centre_shift, cleanup, extent, fit_support, odd, resample_kernel, shift_kernel
+from .support import (
+    auto_size,
+    centre_shift,
+    cleanup,
+    crop_centred,
+    extent,
+    fit_support,
+    internal_support,
+    odd,
+    resample_kernel,
+    shift_kernel,
+)
 
-__all__ = ["estimate_kernel", "initial_kernel"]
+__all__ = ["estimate_kernel", "initial_kernel", "decay_rates"]
 
 
 def initial_kernel(size, start="horizontal"):
@@ -58,17 +69,20 @@ def estimate_kernel(y, size=None, opts=None, weights=None):
     record = EstimationRecord()
     auto = size is None
     full = auto_size(y.shape, opts.max_size) if auto else odd(size)
+    inner = full if auto else internal_support(full, y.shape, opts.support_scale, opts.support_from)
     record.size_rule = (
         f"automatic: 12% of the shorter side, odd, 7..{opts.max_size} px -> {full}"
         + (", then shrunk level by level to the kernel's extent" if opts.adapt_support else "")
         if auto
-        else f"given: {size}" + ("" if full == size else f" (rounded up to odd {full})")
+        else f"given: {size}"
+        + ("" if full == size else f" (rounded up to odd {full})")
+        + ("" if inner == full else f"; estimated on {inner} px, cropped around the centre of mass")
     )
     if weights is None:
         weights = clipped_mask(y, opts.saturation) if opts.saturation is not None else np.ones_like(y)
     record.clipped_fraction = float(1.0 - weights.mean())
 
-    levels = plan(y.shape, full, opts.ratio, opts.coarsest)
+    levels = plan(y.shape, inner, opts.ratio, opts.coarsest)
     threads = max(1, min(len(starts), int(opts.workers)))
     fft_workers = max(1, int(opts.workers) // threads)
 
@@ -89,13 +103,30 @@ def estimate_kernel(y, size=None, opts=None, weights=None):
     if auto and opts.adapt_support:
         out = fit_support(k, min(k.shape[0], odd(2 * (extent(k) + 2) + 1)))
     else:
-        out = fit_support(k, full)
+        out = crop_centred(k, full)
     record.size = out.shape[0]
     record.elapsed = time.perf_counter() - t0
     record.message = f"estimated a {out.shape[0]}x{out.shape[0]} kernel in {record.elapsed:.1f} s"
     if len(starts) > 1:
         record.message += f" (best of {len(starts)} starts: {record.start})"
     return out, record
+
+
+def decay_rates(alternations, opts):
+    """Per-alternation decay of the L0 weight and of the edge threshold.
+
+    ``opts.lam_decay`` and ``opts.edge_decay``, unless the pyramid has more than
+    ``opts.decay_span + 1`` alternations: then both are slowed so that the total
+    decay up to the last alternation stays ``decay ** decay_span``. A 75 px kernel
+    has 8-9 levels (40-45 alternations); at the full rate its weight sits on
+    ``lam_min`` for the last levels and the finest level breaks the path it found
+    at the coarse ones into speckle.
+    """
+    lam_decay, edge_decay = opts.lam_decay, opts.edge_decay
+    if opts.decay_span > 0 and alternations > opts.decay_span + 1:
+        f = opts.decay_span / (alternations - 1)
+        lam_decay, edge_decay = lam_decay**f, edge_decay**f
+    return lam_decay, edge_decay
 
 
 def _descend(y, weights, levels, auto, start, opts, workers, t0):
@@ -107,6 +138,7 @@ def _descend(y, weights, levels, auto, start, opts, workers, t0):
     lam = opts.lam
     edge_t0 = None
     cost = math.inf
+    lam_decay, edge_decay = decay_rates(len(levels) * opts.iterations, opts)
     for li, lev in enumerate(levels):
         ys = downsample(y, lev.shape)
         ws = (downsample(weights, lev.shape) > 0.999).astype(np.float64)
@@ -151,8 +183,8 @@ def _descend(y, weights, levels, auto, start, opts, workers, t0):
                 kernel_change=change,
                 elapsed=time.perf_counter() - t0,
             )
-            lam = max(lam / opts.lam_decay, opts.lam_min)
-            edge_t /= opts.edge_decay
+            lam = max(lam / lam_decay, opts.lam_min)
+            edge_t /= edge_decay
         prev_scale = lev.scale
         if li + 1 < len(levels):
             nxt = levels[li + 1]

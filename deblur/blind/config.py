@@ -30,7 +30,12 @@ class BlindOptions:
         (``workers`` of them at most).
     Latent step (L0 gradient prior, half-quadratic splitting)
         ``lam``: weight of the L0 gradient prior at the start of a level; ``lam_decay``:
-        divide it by this after each alternation; ``lam_min``: floor;
+        divide it by this after each alternation; ``lam_min``: floor; ``decay_span``: on a
+        pyramid with more alternations than ``decay_span + 1`` (large kernels: more levels),
+        the decays of the weight and of the edge threshold are slowed so that their total
+        stays ``lam_decay ** decay_span`` (``edge_decay ** decay_span``), the decay of a
+        6-level pyramid: otherwise the weight reaches its floor levels before the finest
+        one (``0`` disables it);
         ``beta_max``: largest splitting weight; ``kappa``: growth of the splitting weight;
         ``latent_steps``: preconditioned gradient steps per splitting stage.
     Kernel step (projected accelerated gradient on the simplex)
@@ -46,7 +51,12 @@ class BlindOptions:
         of its mass are removed.
     Support
         ``adapt_support``: shrink the support between levels to the kernel's extent
-        (only when ``size`` is automatic); ``margin``: spare pixels kept around it.
+        (only when ``size`` is automatic); ``margin``: spare pixels kept around it;
+        ``support_scale``: a given ``size`` of at least ``support_from`` px is estimated on
+        an internal support this many times larger (odd, at most the image's shorter
+        side), then cropped back to ``size`` around the centre of mass (so the returned
+        size is unchanged): recentring on the centre of mass moves part of a kernel as
+        large as its support outside it. ``1`` disables it.
     Robustness
         ``saturation``: pixels at or above this value (in [0, 1] units) are clipped
         highlights, left out of the data term (``None`` disables it);
@@ -67,6 +77,7 @@ class BlindOptions:
     lam: float = 4e-3
     lam_decay: float = 1.1
     lam_min: float = 1e-4
+    decay_span: int = 29
     beta_max: float = 1e5
     kappa: float = 2.0
     latent_steps: int = 1
@@ -81,6 +92,8 @@ class BlindOptions:
     min_component: float = 0.05
     adapt_support: bool = True
     margin: int = 3
+    support_scale: float = 1.4
+    support_from: int = 41
     saturation: float = 0.98
     min_structure: float = 8.0
     sharp_steepness: float = 0.33

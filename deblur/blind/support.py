@@ -5,7 +5,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["auto_size", "odd", "delta", "cleanup", "centre_shift", "shift_kernel", "extent", "fit_support"]
+__all__ = ["auto_size", "odd", "delta", "cleanup", "centre_shift", "shift_kernel", "extent", "fit_support", "internal_support", "crop_centred"]
 
 
 def odd(n):
@@ -102,5 +102,33 @@ def resample_kernel(k, scale, size):
     xx = u[None, :] + kw // 2
     out = ndimage.map_coordinates(k, [np.broadcast_to(yy, (size, size)), np.broadcast_to(xx, (size, size))], order=1, mode="constant")
     out = np.maximum(out, 0.0)
+    s = out.sum()
+    return out / s if s > 0 else delta(size)
+
+
+def internal_support(size, shape, scale=1.4, start=41):
+    """Support to estimate a kernel of side ``size`` on: ``scale`` times larger (odd) when
+    ``size >= start``, at most the largest odd side that fits the image ``shape``.
+
+    Each kernel step recentres the estimate on its centre of mass; for a kernel
+    as large as its support (a 75 px camera path that starts at one corner) that
+    pushes its tail out of the support. A margin keeps it in; :func:`crop_centred`
+    then returns the requested size.
+    """
+    if scale <= 1 or size < start:
+        return size
+    cap = min(shape)
+    cap = cap if cap % 2 else cap - 1
+    return max(size, min(odd(scale * size), cap))
+
+
+def crop_centred(k, size):
+    """Crop (or pad) a kernel to ``size`` x ``size`` around its centre of mass.
+
+    Non-negative, sums to 1, and recentred after the crop so its centre of mass
+    lies within half a tap of ``(size // 2, size // 2)``.
+    """
+    out = fit_support(shift_kernel(k, centre_shift(k)), size)
+    out = shift_kernel(out, centre_shift(out))
     s = out.sum()
     return out / s if s > 0 else delta(size)
