@@ -42,6 +42,7 @@ import warnings
 
 import numpy as np
 
+from ..images import check_image, to_float
 from .config import BlindOptions, make_options
 from .crop import best_window
 from .confidence import edge_steepness, kernel_plausible, noise_sigma, structure_score
@@ -64,7 +65,6 @@ __all__ = [
     "BlindEstimationWarning",
 ]
 
-_INT_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 LUMA = (0.2989, 0.5870, 0.1140)  # ITU-R BT.601, as MATLAB's rgb2gray
 
 
@@ -73,37 +73,18 @@ class BlindEstimationWarning(UserWarning):
 
 
 def luminance(image, channel_axis=None):
-    """2-D float64 luminance in [0, 1] of a gray or colour image (uint8/uint16/float)."""
-    img = np.asarray(image)
-    if img.dtype in _INT_SCALE:
-        img = img.astype(np.float64) / _INT_SCALE[img.dtype]
-    elif img.dtype.kind in "f":
-        img = img.astype(np.float64)
-    elif img.dtype.kind == "b":
-        img = img.astype(np.float64)
+    """2-D float64 luminance in [0, 1] of a gray or colour image (uint8/uint16/float).
+
+    Validated as :func:`deblur.restore` validates its input (the same errors).
+    """
+    img = to_float(check_image(image, channel_axis), np.dtype(np.float64))  # channels last
+    n = img.shape[-1]
+    if n == 1:
+        out = img[..., 0]
+    elif n in (3, 4):
+        out = img[..., :3] @ np.asarray(LUMA)
     else:
-        raise TypeError(f"image has dtype {img.dtype}; use float (values in [0, 1]), uint8 or uint16")
-    if channel_axis is None:
-        if img.ndim == 3:
-            raise ValueError(
-                f"image is 3-D with shape {img.shape}; for a colour image pass channel_axis=-1 (or the axis of the channels)"
-            )
-        if img.ndim != 2:
-            raise ValueError(f"image must be 2-D gray or 3-D colour with channel_axis, got {img.ndim}-D")
-        out = img
-    else:
-        if img.ndim != 3:
-            raise ValueError(f"channel_axis={channel_axis} needs a 3-D image, got {img.ndim}-D")
-        img = np.moveaxis(img, channel_axis, -1)
-        n = img.shape[-1]
-        if n == 1:
-            out = img[..., 0]
-        elif n in (3, 4):
-            out = img[..., :3] @ np.asarray(LUMA)
-        else:
-            out = img.mean(axis=-1)
-    if not np.all(np.isfinite(out)):
-        raise ValueError("image contains NaN or Inf pixels; replace them (e.g. np.nan_to_num) first")
+        out = img.mean(axis=-1)
     return np.ascontiguousarray(out, dtype=np.float64)
 
 
