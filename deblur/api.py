@@ -296,7 +296,7 @@ def solve(
     start = time.perf_counter()
     for c in range(n_channels):
         if opponent:
-            observed = color_module.opponent_channel(rgb, c)
+            observed = np.ascontiguousarray(color_module.opponent_channel(rgb, c))
         else:
             observed = np.ascontiguousarray(to_float(channels_last[..., c], dtype))
         lam, sigma = image_weight(observed, reg.name) if weight == "auto" else (weight, None)

@@ -126,15 +126,15 @@ def opponent_channel(rgb, index):
 
     Parameters
     ----------
-    rgb : ndarray
-        ``(H, W, 3)`` float image.
+    rgb : ndarray or dask.array.Array
+        ``(H, W, 3)`` float image (a dask array gives a lazy channel).
     index : int
         0 (luminance), 1 or 2 (colour differences).
 
     Returns
     -------
-    ndarray
-        ``(H, W)`` C-contiguous, in ``rgb``'s dtype; in [0, 1] when ``rgb`` is.
+    array
+        ``(H, W)``, in ``rgb``'s dtype; in [0, 1] when ``rgb`` is.
     """
     weights = OPPONENT_BASIS[index] / OPPONENT_SPAN[index]
     dtype = rgb.dtype.type
@@ -142,7 +142,7 @@ def opponent_channel(rgb, index):
     out += rgb[..., 1] * dtype(weights[1])
     out += rgb[..., 2] * dtype(weights[2])
     out -= dtype(OPPONENT_OFFSET[index] / OPPONENT_SPAN[index])
-    return np.ascontiguousarray(out)
+    return out
 
 
 def rgb_to_opponent(rgb):

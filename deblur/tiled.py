@@ -504,11 +504,7 @@ def _to_solver_colours(image, options, dtype):
         rgb = image.map_blocks(images.to_float, dtype, dtype=dtype)
     else:
         rgb = images.to_float(image, dtype)
-    channels = []
-    for c in range(3):
-        w = (color.OPPONENT_BASIS[c] / color.OPPONENT_SPAN[c]).astype(dtype)
-        offset = dtype.type(color.OPPONENT_OFFSET[c] / color.OPPONENT_SPAN[c])
-        channels.append(rgb[..., 0] * w[0] + rgb[..., 1] * w[1] + rgb[..., 2] * w[2] - offset)
+    channels = [color.opponent_channel(rgb, c) for c in range(3)]
     output_dtype = image.dtype
 
     def back_to_rgb(restored):
