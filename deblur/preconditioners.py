@@ -76,7 +76,9 @@ class FourierPreconditioner:
         shareable = buffer is not None and buffer.grid == self.grid and buffer.dtype == np.result_type(dtype, np.complex64)
         self.buffer = buffer if shareable else SpectralBuffer(self.grid, dtype)
         self.mu = MU_SCALE * mu
-        row_power, col_power = _difference_power(self.grid)
+        # |D(w)|^2 on the rfft grid, w = 2 pi f
+        row_power = _axis_power(2.0 * np.pi * np.fft.fftfreq(self.grid[0]))
+        col_power = _axis_power(2.0 * np.pi * np.fft.rfftfreq(self.grid[1]))
         if shareable and kernel_spectrum is not None and kernel_spectrum.shape == self.buffer.shape:
             self._kernel_spectrum = kernel_spectrum
             self._row_power, self._col_power = row_power.astype(dtype), col_power.astype(dtype)
@@ -84,8 +86,7 @@ class FourierPreconditioner:
             self._bound = 1.0 / (self._min_kernel_power() + self.mu * (row_power.min() + col_power.min()) + DELTA)
         else:
             kernel_power = np.abs(scipy.fft.rfft2(psf, s=self.grid)) ** 2
-            denominator = kernel_power + self.mu * (row_power[:, None] + col_power[None, :]) + DELTA
-            self.spectrum = (1.0 / denominator).astype(dtype)
+            self.spectrum = _multiplier(kernel_power, self.mu, row_power, col_power, dtype)
             self._bound = float(self.spectrum.max())
 
     def _min_kernel_power(self):
@@ -135,10 +136,9 @@ class CosinePreconditioner:
         n, m = self.domain_shape
         # |K(w)|^2 at w = pi k / n: the kernel's spectrum on a grid twice the domain
         kernel_power = (np.abs(scipy.fft.rfft2(psf, s=(2 * n, 2 * m))) ** 2)[:n, :m]
-        row_power = 2.0 - 2.0 * np.cos(np.pi * np.arange(n) / n)
-        col_power = 2.0 - 2.0 * np.cos(np.pi * np.arange(m) / m)
-        denominator = kernel_power + self.mu * (row_power[:, None] + col_power[None, :]) + DELTA
-        self.spectrum = (1.0 / denominator).astype(dtype)
+        row_power = _axis_power(np.pi * np.arange(n) / n)
+        col_power = _axis_power(np.pi * np.arange(m) / m)
+        self.spectrum = _multiplier(kernel_power, self.mu, row_power, col_power, dtype)
         self._bound = float(self.spectrum.max())
 
     def apply(self, g, out):
@@ -154,11 +154,11 @@ class CosinePreconditioner:
         return self._bound
 
 
-def _difference_power(grid):
-    """``|D(w)|^2`` of the forward differences on an rfft grid, as its row and column terms.
+def _axis_power(w):
+    """``|D(w)|^2 = 2 - 2 cos w`` of the forward difference along one axis, at angular frequencies ``w``."""
+    return 2.0 - 2.0 * np.cos(w)
 
-    ``|D(wy, wx)|^2 = row[wy] + col[wx]`` with ``2 - 2 cos w`` per axis.
-    """
-    wy = 2.0 * np.pi * np.fft.fftfreq(grid[0])
-    wx = 2.0 * np.pi * np.fft.rfftfreq(grid[1])
-    return 2.0 - 2.0 * np.cos(wy), 2.0 - 2.0 * np.cos(wx)
+
+def _multiplier(kernel_power, mu, row_power, col_power, dtype):
+    """``1 / (|K|^2 + mu |D|^2 + DELTA)`` with ``|D|^2 = row + col``: the stored multiplier of ``P``."""
+    return (1.0 / (kernel_power + mu * (row_power[:, None] + col_power[None, :]) + DELTA)).astype(dtype)
