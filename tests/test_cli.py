@@ -323,6 +323,13 @@ def test_ctrl_c_during_solve(runner, gray, tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["gray.png"]
 
 
+def test_unknown_colour_mode_is_a_usage_error(runner, rgba, tmp_path):
+    path, _ = rgba
+    result = run(runner, "restore", path, *PSF, *FAST, "--color", "lab")
+    assert result.exit_code == 2 and "--color" in result.stderr and "opponent" in result.stderr
+    assert not (tmp_path / "rgba.deblurred.png").exists()
+
+
 def test_sigterm_during_solve_stops_cleanly_with_143(runner, gray, tmp_path, monkeypatch):
     import signal
 

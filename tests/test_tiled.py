@@ -130,6 +130,7 @@ def test_time_limit_and_callback_reach_every_tile(case):
     [
         (dict(boundary="reflect"), "boundary='valid'"),
         (dict(scheduler="processes"), "'synchronous' or 'threads'"),
+        (dict(color_space="lab"), "unknown color_space 'lab'"),
     ],
 )
 def test_refusals(case, kwargs, message):
