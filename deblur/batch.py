@@ -149,6 +149,7 @@ class FileJob:
     compare: object = None
     save_psf: object = None  # where to write the PSF used (the estimate, with --psf estimate)
     label: object = None  # name in the summary table; default the input path
+    report: object = None  # the report page this file appears in: its pictures go beside it (deblur.report)
 
 
 SUMMARY_COLUMNS = ("file", "status", "iterations", "seconds", "final_cost", "stop_reason", "backoffs", "error")
@@ -168,6 +169,7 @@ class Row:
     error: object = None
     output: object = None
     notes: object = None  # remarks for the user (a tiled restore), not in the summary
+    report: object = None  # what the report page shows of this file (deblur.report.file_entry), not in the summary
 
     def as_dict(self):
         return {name: getattr(self, name) for name in SUMMARY_COLUMNS}
@@ -387,6 +389,11 @@ def restore_file(job, *, callback=None, on_start=None, on_note=None):
         output=job.output,
         notes=[tiles.describe()] if tiles is not None else None,
     )
+    if job.report is not None:
+        from . import report as _report
+
+        row.report = _report.file_entry(job, data.pixels, out_pixels, result, seconds=seconds,
+                                        warnings=solver_warnings, notes=notes, overwrite=options.overwrite)
     return FileOutcome(result, row, notes, solver_warnings)
 
 

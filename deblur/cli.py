@@ -40,6 +40,8 @@ PSF_WHEN_MISSING = "estimate"
 
 PLOT_EXTENSIONS = (".png", ".pdf", ".svg")
 HISTORY_EXTENSIONS = (".json", ".csv")
+REPORT_EXTENSIONS = (".html", ".htm")
+REPORT_NAME = "report.html"  # deblur batch --report: OUTPUT_DIR/report.html, pictures in OUTPUT_DIR/report_files/
 DEFAULT_PATTERNS = "*.png,*.jpg,*.jpeg,*.tif,*.tiff,*.bmp,*.webp"
 
 
@@ -530,10 +532,13 @@ def _check_outputs(pairs, overwrite):
               help="Write the input and the result side by side.")
 @click.option("--save-psf", type=click.Path(dir_okay=False), default=None, metavar="PATH",
               help="Write the PSF used, e.g. the estimated one (.png preview, .npy, .csv, .tif).")
+@click.option("--report", type=click.Path(dir_okay=False), default=None, metavar="FILE.html",
+              help="Write a page to look at in a browser: before/after, kernel, convergence, figures "
+                   "(pictures in FILE_files/ beside it).")
 @memory_option
 @file_options
 @click.pass_context
-def restore(ctx, input, output, reference, plot, history, compare, save_psf, quiet, **kw):
+def restore(ctx, input, output, reference, plot, history, compare, save_psf, report, quiet, **kw):
     """Restore one image file.
 
     \b
@@ -555,13 +560,16 @@ def restore(ctx, input, output, reference, plot, history, compare, save_psf, qui
         _check_ext("'--compare'", compare, imio.IMAGE_EXTENSIONS)
     if save_psf:
         _check_ext("'--save-psf'", save_psf, imio.KERNEL_EXTENSIONS)
+    if report:
+        _check_ext("'--report'", report, REPORT_EXTENSIONS)
     if os.path.abspath(output) == os.path.abspath(input) and not options.overwrite:
         raise click.UsageError(f"the output would replace the input {input}; give -o, or pass --overwrite")
     _check_outputs([("'-o' / '--output'", output), ("'--plot'", plot), ("'--history'", history),
-                    ("'--compare'", compare), ("'--save-psf'", save_psf)], options.overwrite)
+                    ("'--compare'", compare), ("'--save-psf'", save_psf), ("'--report'", report)],
+                   options.overwrite)
 
     job = _batch.FileJob(input=input, output=output, options=options, reference=reference,
-                         plot=plot, history=history, compare=compare, save_psf=save_psf)
+                         plot=plot, history=history, compare=compare, save_psf=save_psf, report=report)
     _announce_compilation(quiet)
     progress = IterationProgress(options.iterations, enabled=_interactive(quiet))
     try:
@@ -583,7 +591,25 @@ def restore(ctx, input, output, reference, plot, history, compare, save_psf, qui
         progress.close()
         raise click.UsageError(str(exc)) from None
     progress.close()
-    _report(outcome, options, input, output, quiet, extras=[p for p in (plot, history, compare, save_psf) if p])
+    if report:
+        _write_report(report, [outcome.row], options, f"deblur restore {os.path.basename(input)}",
+                      outcome.row.seconds, reference=reference)
+    _report(outcome, options, input, output, quiet,
+            extras=[p for p in (plot, history, compare, save_psf, report) if p])
+
+
+def _write_report(path, rows, options, title, elapsed, **extra):
+    """The HTML report of a restore or a batch (deblur.report); its errors as the CLI's."""
+    from . import io as imio
+    from . import report as _rep
+
+    try:
+        _rep.write_report(path, rows, title=title, options=_rep.describe_options(options, **extra),
+                          elapsed=elapsed, overwrite=options.overwrite)
+    except imio.OutputExistsError as exc:
+        raise click.UsageError(str(exc)) from None
+    except imio.ImageFileError as exc:
+        raise Failure(str(exc)) from None
 
 
 def _report(outcome, options, input, output, quiet, extras=()):
@@ -635,6 +661,9 @@ def _side_file(out_dir, rel, suffix, unique_stem):
 @click.option("--history", "history_format", type=click.Choice(("json", "csv")), default=None,
               help="Write NAME.history.json/.csv per image.")
 @click.option("--compare", "want_compare", is_flag=True, help="Write NAME.compare.png (before | after).")
+@click.option("--report", "want_report", is_flag=True,
+              help=f"Write OUTPUT_DIR/{REPORT_NAME}, a page to look at in a browser: each photo before/after, its "
+                   "kernel, convergence and figures (pictures in OUTPUT_DIR/report_files/).")
 @click.option("--summary", type=click.Path(dir_okay=False), default=None,
               help="Summary table file, .csv or .json [default: OUTPUT_DIR/deblur-summary.csv].")
 @click.option("--scheduler", default=None, metavar="ADDRESS", callback=_check_scheduler,
@@ -645,7 +674,7 @@ def _side_file(out_dir, rel, suffix, unique_stem):
 @file_options
 @click.pass_context
 def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, reference_dir, want_plot,
-          history_format, want_compare, summary, quiet, **kw):
+          history_format, want_compare, want_report, summary, quiet, **kw):
     """Restore every image in INPUT_DIR into OUTPUT_DIR.
 
     One bad file never stops the batch: its row in the summary says why, and
@@ -657,6 +686,7 @@ def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, r
     """
     from . import batch as _batch
 
+    started = time.monotonic()
     scheduler = kw.pop("scheduler")
     workers = _batch_workers(ctx, scheduler, jobs)
     options = _restore_options(ctx, kw)
@@ -673,6 +703,10 @@ def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, r
         raise click.UsageError("--skip-existing and --overwrite contradict each other; choose one")
     if summary:
         _check_ext("'--summary'", summary, (".csv", ".json"))
+    report = os.path.join(out_abs, REPORT_NAME) if want_report else None
+    if report and os.path.lexists(report) and not options.overwrite:
+        raise click.UsageError(f"{os.path.join(output_dir, REPORT_NAME)} already exists; pass --overwrite to "
+                               "replace it, or move it away first")
     patterns = [p.strip() for p in pattern.split(",") if p.strip()]
     files = _batch.find_images(in_abs, patterns=patterns, recursive=recursive, exclude=out_abs)
     if not files:
@@ -694,6 +728,7 @@ def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, r
             history=_side_file(out_abs, rel, f".history.{history_format}", unique) if history_format else None,
             compare=_side_file(out_abs, rel, ".compare.png", unique) if want_compare else None,
             label=rel,
+            report=report,
         )
         targets = [p for p in (job.output, job.plot, job.history, job.compare) if p]
         if any(os.path.lexists(p) for p in targets) and not options.overwrite:
@@ -726,6 +761,9 @@ def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, r
     except _batch.BatchInterrupted as stop:
         rows += stop.rows
         _batch.write_summary(summary, rows)
+        if report:
+            with contextlib.suppress(click.ClickException):  # the interruption is what to report
+                _batch_report(report, rows, options, input_dir, output_dir, started, reference_dir)
         done = sum(r.status == "ok" for r in rows)
         raise Interrupted(
             f"interrupted: {done} file(s) restored, {sum(r.status == 'interrupted' for r in rows)} stopped or not "
@@ -735,18 +773,26 @@ def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, r
     rows += [by_file[i] for i in range(len(jobs_list))]
     rows.sort(key=lambda r: r.file)
     _batch.write_summary(summary, rows)
+    if report:
+        _batch_report(report, rows, options, input_dir, output_dir, started, reference_dir)
     failed = [r for r in rows if r.status == "failed"]
     if not quiet:
         click.echo(_batch.format_table(rows))
         ok = sum(r.status == "ok" for r in rows)
         skipped = sum(r.status == "skipped" for r in rows)
-        click.echo(f"{ok} restored, {skipped} skipped, {len(failed)} failed; summary written to {summary}")
+        click.echo(f"{ok} restored, {skipped} skipped, {len(failed)} failed; summary written to {summary}"
+                   + (f"; report: {report}" if report else ""))
         for r in rows:
             for note in r.notes or ():
                 _err(f"note: {r.file}: {note}")
     if failed:
         lines = "\n".join(f"  {r.file}: {r.error}" for r in failed)
         raise Failure(f"{len(failed)} of {len(rows)} file(s) failed:\n{lines}")
+
+
+def _batch_report(path, rows, options, input_dir, output_dir, started, reference_dir):
+    _write_report(path, sorted(rows, key=lambda r: r.file), options, f"deblur batch {input_dir} → {output_dir}",
+                  time.monotonic() - started, reference_dir=reference_dir)
 
 
 def _batch_workers(ctx, scheduler, jobs):
