@@ -58,7 +58,9 @@ def _figures(entry):
     if est["kind"] == "given":
         items.append(("kernel", f"given: {est['spec']} ({kw} x {kh})"))
     else:
-        items.append(("kernel", f"estimated {kw} x {kh}: {est['status']}"))
+        words = {"estimated": "estimated from the image", "sharp": "no blur detected: a delta",
+                 "fallback": "not estimated: a delta"}.get(est["status"], est["status"])
+        items.append(("kernel", f"{words} ({kw} x {kh})"))
         if est.get("confidence") is not None:
             items.append(("confidence", f"{est['confidence']:.2f}"))
         if est.get("reason") or est.get("message"):

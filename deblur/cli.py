@@ -705,8 +705,9 @@ def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, r
         _check_ext("'--summary'", summary, (".csv", ".json"))
     report = os.path.join(out_abs, REPORT_NAME) if want_report else None
     if report and os.path.lexists(report) and not options.overwrite:
-        raise click.UsageError(f"{os.path.join(output_dir, REPORT_NAME)} already exists; pass --overwrite to "
-                               "replace it, or move it away first")
+        how = "move it away first (a resumed batch writes a new one)" if skip_existing else \
+            "pass --overwrite to replace it, or move it away first"
+        raise click.UsageError(f"{os.path.join(output_dir, REPORT_NAME)} already exists; {how}")
     patterns = [p.strip() for p in pattern.split(",") if p.strip()]
     files = _batch.find_images(in_abs, patterns=patterns, recursive=recursive, exclude=out_abs)
     if not files:

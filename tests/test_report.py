@@ -182,6 +182,7 @@ def test_entry_of_a_blind_fallback_is_left_alone_with_confidence_and_reason(tmp_
     assert page_status(row) == ("left alone", "the blur could not be estimated: too little structure to estimate from")
     text = render([row], page_dir=str(tmp_path), title="t")
     assert "<dt>confidence</dt><dd>0.12</dd>" in text and "<b>1</b> left alone" in text
+    assert "not estimated: a delta (5 x 5)" in text
     assert "warning: W: careful" in text and entry["converged"] and entry["backoffs"] == 1
     assert entry["psnr"] == [20.0, 25.0] and entry["ssim"][1] == pytest.approx(0.75)
     assert entry["sharpness"] > 1  # the "after" has stronger edges than the flat "before"
@@ -191,7 +192,7 @@ def test_entry_works_with_a_record_without_confidence(tmp_path):
     record = types.SimpleNamespace(status="estimated", message="support 5 px")
     entry = entry_for(tmp_path, record)
     text = render([Row(file="x.png", status="ok", report=entry)], page_dir=str(tmp_path), title="t")
-    assert "confidence" not in text and "support 5 px" in text and "estimated 5 x 5: estimated" in text
+    assert "confidence" not in text and "support 5 px" in text and "estimated from the image (5 x 5)" in text
 
 
 def test_entry_pictures_same_zoom_and_a_viewable_copy_of_a_tiff(tmp_path):
@@ -249,3 +250,16 @@ def test_describe_options_names_what_was_chosen():
     items = dict(rep.describe_options(RestoreOptions(psf="disk:radius=2", iterations=7, linear=True),
                                       reference_dir="/refs", jobs=None))
     assert items == {"psf": "disk:radius=2", "iterations": "7", "linear": "True", "reference_dir": "/refs"}
+
+
+def test_resumed_batch_reports_skipped_files_as_left_alone(shots, tmp_path):
+    src, _ = shots
+    os.remove(src / "broken.png")
+    out = tmp_path / "out"
+    assert run("batch", src, out, *FAST, "--report").exit_code == 0
+    result = run("batch", src, out, *FAST, "--report", "--skip-existing")
+    assert result.exit_code == 2 and "move it away" in result.stderr and "--overwrite" not in result.stderr
+    os.remove(out / "report.html")
+    assert run("batch", src, out, *FAST, "--report", "--skip-existing").exit_code == 0
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert "<b>2</b> left alone" in text and text.count("output exists (--skip-existing)") == 2
