@@ -37,6 +37,9 @@ __all__ = [
     "timed_estimate",
     "parse_options",
     "write_json",
+    "blind_solve",
+    "record_fields",
+    "options_key",
 ]
 
 
@@ -184,3 +187,77 @@ def write_json(path, doc):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(doc, fh, indent=1, default=float)
+
+
+def blind_solve(image, channel_axis=None, size=None, **options):
+    """``deblur.solve(image, 'estimate', channel_axis=...)`` -- the user's blind path -- with its wall time.
+
+    Returns ``(result, seconds)``; ``result.psf`` is the kernel used and
+    ``result.psf_estimation`` the estimation's record. ``size`` becomes
+    ``'estimate:size=N'``. ``solve`` takes no estimation options, so when
+    ``options`` (``--option NAME=VALUE``, see :func:`parse_options`) are given,
+    ``deblur.blind.estimate`` -- what ``solve`` calls for ``'estimate'`` -- is
+    wrapped for the duration of the call to receive them; if ``solve`` did not
+    go through it (the blind path changed), that is an error rather than
+    options silently ignored.
+    """
+    import functools
+
+    from deblur import blind
+
+    spec = "estimate" if size is None else f"estimate:size={int(size)}"
+    t0 = time.perf_counter()
+    if not options:
+        result = deblur.solve(image, spec, channel_axis=channel_axis)
+        return result, time.perf_counter() - t0
+    original = blind.estimate
+    calls = []
+
+    @functools.wraps(original)
+    def with_options(*args, **kwargs):
+        calls.append(1)
+        merged = dict(options)
+        merged.update(kwargs)
+        return original(*args, **merged)
+
+    blind.estimate = with_options
+    try:
+        result = deblur.solve(image, spec, channel_axis=channel_axis)
+    finally:
+        blind.estimate = original
+    if not calls:
+        raise RuntimeError("deblur.solve(..., 'estimate') no longer calls deblur.blind.estimate: --option cannot be passed")
+    return result, time.perf_counter() - t0
+
+
+def record_fields(record):
+    """The blind record's verdict as plain values: status, confidence, reason, message, size, elapsed.
+
+    ``confidence`` and ``reason`` are read with ``getattr`` (None / '' where the
+    record has no such field), so the benchmarks run on records before and after
+    they gain them.
+    """
+    if record is None:
+        return dict(status="-", confidence=None, reason="", message="", est_elapsed=None)
+    conf = getattr(record, "confidence", None)
+    try:
+        conf = None if conf is None else float(conf)
+    except (TypeError, ValueError):
+        conf = str(conf)
+    return dict(
+        status=str(getattr(record, "status", "-")),
+        confidence=conf,
+        reason=str(getattr(record, "reason", "") or ""),
+        message=str(getattr(record, "message", "") or ""),
+        est_elapsed=float(getattr(record, "elapsed", float("nan"))),
+    )
+
+
+def options_key(options):
+    """A short stable text for a set of estimation options ('default' when none), for cache keys and file names."""
+    import hashlib
+
+    if not options:
+        return "default"
+    text = ",".join(f"{k}={options[k]!r}" for k in sorted(options))
+    return hashlib.sha1(text.encode()).hexdigest()[:10]

@@ -36,6 +36,8 @@ __all__ = [
     "reference_offset",
     "observe",
     "psnr",
+    "psnr_best_shift",
+    "jpeg_roundtrip",
     "Case",
     "make_case",
     "quality_cases",
@@ -297,6 +299,58 @@ def psnr(estimate, reference, data_range=1.0):
     if mse == 0:
         return math.inf
     return 10.0 * math.log10(data_range**2 / mse)
+
+
+def psnr_best_shift(estimate, reference, max_shift=8, border=16, data_range=1.0):
+    """PSNR at the best integer shift ``|dy|, |dx| <= max_shift``, ``max(border, max_shift)`` px from the edges.
+
+    A blindly estimated kernel is defined up to a translation, so its restore is a
+    shifted copy of the scene: the reference's interior (``b = max(border,
+    max_shift)`` px in from each edge) is compared with every window of the
+    estimate shifted by up to ``max_shift`` px, and the best PSNR is kept. The
+    estimate is clipped to ``[0, data_range]`` (as :func:`psnr`); colour
+    ``(H, W, C)`` sums over channels. All shifts at once by FFT correlation.
+
+    Returns ``(psnr_db, (dy, dx))``.
+    """
+    est = np.clip(np.asarray(estimate, dtype=np.float64), 0.0, data_range)
+    ref = np.asarray(reference, dtype=np.float64)
+    if est.shape != ref.shape:
+        raise ValueError(f"estimate {est.shape} and reference {ref.shape} differ in shape")
+    if est.ndim == 2:
+        est, ref = est[..., None], ref[..., None]
+    h, w = ref.shape[:2]
+    s = int(max_shift)
+    b = max(int(border), s)
+    if h - 2 * b < 8 or w - 2 * b < 8:
+        raise ValueError(f"a {h}x{w} image is too small for a {b} px border")
+    inner = ref[b : h - b, b : w - b]
+    window = est[b - s : h - b + s, b - s : w - b + s]
+    ones = np.ones(inner.shape[:2])
+    cross = 0.0
+    energy = 0.0
+    for c in range(ref.shape[2]):
+        cross = cross + signal.fftconvolve(window[..., c], inner[::-1, ::-1, c], mode="valid")
+        energy = energy + signal.fftconvolve(window[..., c] ** 2, ones, mode="valid")
+    ssd = np.maximum(float(np.sum(inner**2)) + energy - 2.0 * cross, 0.0)  # (2s+1, 2s+1)
+    i, j = np.unravel_index(int(np.argmin(ssd)), ssd.shape)
+    mse = float(ssd[i, j]) / inner.size
+    value = math.inf if mse <= 1e-20 else 10.0 * math.log10(data_range**2 / mse)
+    return value, (int(i) - s, int(j) - s)
+
+
+def jpeg_roundtrip(image, quality=90):
+    """``image`` (float in [0, 1], gray or RGB) saved as a JPEG of ``quality`` and read back (4:2:0 for colour)."""
+    import io
+
+    from PIL import Image
+
+    u8 = np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(u8).save(buf, format="JPEG", quality=int(quality))
+    buf.seek(0)
+    with Image.open(buf) as im:
+        return np.asarray(im, dtype=np.float64) / 255.0
 
 
 # ----------------------------------------------------------------------------
