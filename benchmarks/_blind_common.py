@@ -231,14 +231,14 @@ def blind_solve(image, channel_axis=None, size=None, **options):
 
 
 def record_fields(record):
-    """The blind record's verdict as plain values: status, confidence, reason, message, size, elapsed.
+    """The blind record's verdict as plain values: status, confidence, reason, message, elapsed, support, touches.
 
     ``confidence`` and ``reason`` are read with ``getattr`` (None / '' where the
     record has no such field), so the benchmarks run on records before and after
     they gain them.
     """
     if record is None:
-        return dict(status="-", confidence=None, reason="", message="", est_elapsed=None)
+        return dict(status="-", confidence=None, reason="", message="", est_elapsed=None, support=None, touches=None)
     conf = getattr(record, "confidence", None)
     try:
         conf = None if conf is None else float(conf)
@@ -250,6 +250,8 @@ def record_fields(record):
         reason=str(getattr(record, "reason", "") or ""),
         message=str(getattr(record, "message", "") or ""),
         est_elapsed=float(getattr(record, "elapsed", float("nan"))),
+        support=getattr(record, "support", None),
+        touches=getattr(record, "touches", None),
     )
 
 

@@ -344,6 +344,8 @@ def run_case(spec, data_dir, options, noise=NOISE):
         message=rec["message"],
         time=t_blind,
         est_time=rec["est_elapsed"],
+        support=rec["support"],
+        touches=rec["touches"],
         true_time=t_true,
     )
 

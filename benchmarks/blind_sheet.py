@@ -220,6 +220,8 @@ def process(photo, options, cache_dir, fresh=False):
         crop=getattr(record, "crop", None),
         time=seconds,
         est_time=rec["est_elapsed"],
+        support=rec["support"],
+        touches=rec["touches"],
         ref_method=photo["ref_method"],
         options=options,
     )
