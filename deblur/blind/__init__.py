@@ -166,6 +166,7 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
     if opts.sharp_steepness is not None and steep >= opts.sharp_steepness:
         kernel, record = _fallback(y, full, size, score, "", status="sharp")
         record.steepness = steep
+        record.reason = "no blur detected"
         record.message = (
             f"no blur detected: the strongest edges are as steep as in a sharp photo "
             f"(steepness {steep:.2f} >= {opts.sharp_steepness}); using no blur (a delta kernel)"
@@ -178,13 +179,49 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
         t, l, ch, cw = crop
         y = y[t : t + ch, l : l + cw]
         mask = None if mask is None else mask[t : t + ch, l : l + cw]
-    kernel, record = estimate_kernel(y, size, opts, weights=mask)
+    kernel, record = _estimate_growing(y, size, opts, mask)
     record.structure = score
     record.steepness = steep
     record.crop = None if crop[2:] == tuple(np.shape(image)[:2]) else list(crop)
     ok, why = kernel_plausible(kernel)
     if not ok:
         return _fallback(y, kernel.shape[0], size, score, why, record)
+    if record.touches and size is None:
+        why = (
+            f"the kernel still fills its {record.support} px support"
+            + (" after growing it" if len(record.growths) > 1 else "")
+            + " (a cut-off path, or noise fitted as blur)"
+        )
+        return _fallback(y, kernel.shape[0], size, score, why, record)
+    record.confidence, record.reason = 1.0, ""
+    if record.touches:  # a size the user gave is kept, with a word of doubt
+        record.confidence = 0.5
+        record.reason = f"the kernel reaches the edge of its {record.support} px support: a larger size may be needed"
+    return kernel, record
+
+
+def _estimate_growing(y, size, opts, mask):
+    """:func:`estimate_kernel`, and with an automatic size, the support grown while the kernel touches it.
+
+    A kernel that reaches the edge of its support was cut there (a long shake on
+    a small automatic support) or is noise spread over the whole support; a
+    support ``grow_factor`` times larger tells which: a cut path completes and
+    stops touching, noise keeps filling it (then the estimate is not used).
+    """
+    kernel, record = estimate_kernel(y, size, opts, weights=mask)
+    growths = [{"support": record.start_support, "touches": bool(record.touches), "size": int(kernel.shape[0])}]
+    cap = min(opts.max_grown, odd(min(y.shape) // 3))
+    while size is None and record.touches and len(growths) <= opts.grow_steps:
+        support = min(cap, odd(opts.grow_factor * record.start_support))
+        if support <= record.start_support:
+            break
+        elapsed = record.elapsed
+        kernel, record = estimate_kernel(y, None, opts, weights=mask, start_support=support)
+        record.elapsed += elapsed
+        growths.append({"support": support, "touches": bool(record.touches), "size": int(kernel.shape[0])})
+    record.growths = growths
+    if len(growths) > 1:
+        record.message += f"; support grown {' -> '.join(str(g['support']) for g in growths)} px"
     return kernel, record
 
 
@@ -196,6 +233,7 @@ def _fallback(y, full, size, score, why, record=None, status="fallback"):
     record.size = full
     record.size_rule = record.size_rule or ("given" if size is not None else "automatic")
     record.message = f"could not estimate the blur: {why}; using no blur (a delta kernel) instead"
+    record.confidence, record.reason = 0.0, why
     return delta(full), record
 
 

@@ -30,7 +30,25 @@ from .support import (
     shift_kernel,
 )
 
-__all__ = ["estimate_kernel", "initial_kernel", "decay_rates"]
+__all__ = ["estimate_kernel", "initial_kernel", "decay_rates", "touches_edge", "edge_mass"]
+
+
+def edge_mass(k):
+    """Share of the kernel's mass on the outer band of its support (``max(2, side // 16)`` taps wide)."""
+    band = max(2, k.shape[0] // 16)
+    inner = k[band:-band, band:-band].sum() if k.shape[0] > 2 * band else 0.0
+    return float(1.0 - inner / max(k.sum(), 1e-300))
+
+
+def touches_edge(k, limit=0.01):
+    """True when at least ``limit`` of the kernel's mass lies on its support's outer band.
+
+    A camera path that ends at the edge was probably cut there (the support was
+    too small), or the kernel step spread noise over the whole support. Measured
+    on mass, not on the farthest tap: the clean-up keeps faint taps at 5 % of the
+    peak, and a stray one near the edge means nothing.
+    """
+    return edge_mass(k) >= limit
 
 
 def initial_kernel(size, start="horizontal"):
@@ -52,8 +70,11 @@ def initial_kernel(size, start="horizontal"):
     return k
 
 
-def estimate_kernel(y, size=None, opts=None, weights=None):
+def estimate_kernel(y, size=None, opts=None, weights=None, start_support=None):
     """Estimate the blur kernel of a 2-D float image ``y`` (values in [0, 1]).
+
+    With ``size=None`` the support starts from :func:`auto_size` (or from
+    ``start_support``, when the caller grows it) and adapts level by level.
 
     Runs the coarse-to-fine descent once per starting kernel (``opts.starts``) and
     keeps the run with the lowest final cost: the data term plus the L0 prior of
@@ -68,10 +89,10 @@ def estimate_kernel(y, size=None, opts=None, weights=None):
     t0 = time.perf_counter()
     record = EstimationRecord()
     auto = size is None
-    full = auto_size(y.shape, opts.max_size) if auto else odd(size)
+    full = (odd(start_support) if start_support else auto_size(y.shape, opts.max_size)) if auto else odd(size)
     inner = full if auto else internal_support(full, y.shape, opts.support_scale, opts.support_from)
     record.size_rule = (
-        f"automatic: 12% of the shorter side, odd, 7..{opts.max_size} px -> {full}"
+        (f"automatic: 12% of the shorter side, odd, 7..{opts.max_size} px -> {full}" if not start_support else f"automatic, grown to {full} px")
         + (", then shrunk level by level to the kernel's extent" if opts.adapt_support else "")
         if auto
         else f"given: {size}"
@@ -99,7 +120,12 @@ def estimate_kernel(y, size=None, opts=None, weights=None):
     record.levels, record.rows = rec.levels, rec.rows
     record.start = starts[best]
     record.starts = [{"start": s, "cost": c, "support": int(kk.shape[0])} for s, (kk, _, c) in zip(starts, runs)]
+    record.start_kernels = [kk for kk, _, _ in runs]
 
+    record.support = int(k.shape[0])
+    record.touches = touches_edge(k, opts.edge_mass)
+    record.edge_mass = edge_mass(k)
+    record.start_support = int(full)
     if auto and opts.adapt_support:
         out = fit_support(k, min(k.shape[0], odd(2 * (extent(k) + 2) + 1)))
     else:

@@ -57,6 +57,13 @@ class BlindOptions:
         side), then cropped back to ``size`` around the centre of mass (so the returned
         size is unchanged): recentring on the centre of mass moves part of a kernel as
         large as its support outside it. ``1`` disables it.
+        ``edge_mass``: a kernel with at least this share of its mass on the outer band
+        of its support (``max(2, side // 16)`` taps) touches the support's edge;
+        ``grow_factor``, ``grow_steps``, ``max_grown``: with an automatic size, a kernel
+        that still touches its support's edge at the finest level is estimated again on
+        a support ``grow_factor`` times larger, at most ``grow_steps`` times and up to
+        ``max_grown`` px (and a third of the shorter side); one that touches the largest
+        support is not used (``grow_steps=0``: no growth).
     Robustness
         ``saturation``: pixels at or above this value (in [0, 1] units) are clipped
         highlights, left out of the data term (``None`` disables it);
@@ -94,6 +101,10 @@ class BlindOptions:
     margin: int = 3
     support_scale: float = 1.4
     support_from: int = 41
+    edge_mass: float = 0.01
+    grow_factor: float = 1.5
+    grow_steps: int = 2
+    max_grown: int = 151
     saturation: float = 0.98
     min_structure: float = 8.0
     sharp_steepness: float = 0.33

@@ -56,6 +56,20 @@ class EstimationRecord:
     starts : list of dict
         Every run: ``start``, final ``cost`` (the criterion; the lowest is kept) and
         ``support`` at the finest level.
+    confidence : float
+        How far the estimate passed the checks it made on itself, from 0 (failed:
+        not used) to 1 (see :mod:`deblur.blind.trust`).
+    reason : str
+        Why the confidence is what it is, or why the estimate was not used
+        (empty when every check passed).
+    support : int
+        Side of the support the kept run ended on (before the crop to the kernel).
+    touches : bool
+        Whether the kernel reached the edge of that support (``edge_mass``: the share
+        of its mass on the support's outer band).
+    growths : list of dict
+        The automatic support's growth: one entry per run (``support``,
+        ``touches``, ``size``), the last one kept.
     elapsed : float
         Total seconds.
     """
@@ -72,7 +86,15 @@ class EstimationRecord:
     steepness: float = math.nan
     start: str = ""
     starts: list = field(default_factory=list)
+    confidence: float = math.nan
+    reason: str = ""
+    support: int = 0
+    touches: bool = False
+    edge_mass: float = math.nan
+    start_support: int = 0
+    growths: list = field(default_factory=list)
     elapsed: float = 0.0
+    start_kernels: list = field(default_factory=list, repr=False)
 
     def append(self, **row):
         for c in RECORD_COLUMNS:
@@ -91,6 +113,7 @@ class EstimationRecord:
 
     def as_dict(self):
         d = asdict(self)
+        d.pop("start_kernels", None)  # arrays; the kept one is the estimate
         d["rows"] = {k: [None if not math.isfinite(v) else v for v in vals] for k, vals in self.rows.items()}
         return d
 
