@@ -303,28 +303,70 @@ def scale_by_mask(r, mask, factor):
 
 
 @njit_parallel
-def descent_step(z, d, eta, x, x_prev, delta, lo, hi, clip, g, out):
+def free_gradient(z, g, lo, hi, active):
+    """Zero ``g`` where the box holds ``z`` (at or beyond a bound, the gradient pushing outward).
+
+    Marks those pixels in ``active`` (1, else 0); returns how many there
+    are, and how many pixels of ``z`` lie outside the box. Preconditioning only the rest keeps ``-P g`` a descent direction
+    after the projection on the box (Bertsekas, "Projected Newton methods
+    for optimization problems with simple constraints", SIAM J. Control
+    Optim. 20, 1982): a non-diagonal ``P`` would otherwise carry the pull of
+    the held pixels into their neighbours.
+    """
+    n, m = z.shape
+    total = 0
+    outside = 0
+    for i in prange(n):
+        row = 0
+        row_outside = 0
+        for j in range(m):
+            v = z[i, j]
+            held = (v <= lo and g[i, j] > 0) or (v >= hi and g[i, j] < 0)
+            active[i, j] = held
+            if held:
+                g[i, j] = 0.0
+                row += 1
+            if v < lo or v > hi:
+                row_outside += 1
+        total += row
+        outside += row_outside
+    return total, outside
+
+
+@njit_parallel
+def descent_step(z, d, eta, x, x_prev, delta, lo, hi, clip, g, out, active, use_active):
     """``out = P(z - eta * d + delta * (x - x_prev))``; returns ``<g, out - x>``.
 
     ``P`` is the box [lo, hi] when ``clip``; ``delta`` the heavy-ball
-    momentum (0 otherwise). The returned product is the gradient restart
-    test of O'Donoghue and Candes (2015): positive means the step went
-    uphill along ``g``. ``out`` may alias ``x_prev`` but not the others.
+    momentum (0 otherwise). With ``use_active``, pixels marked in ``active``
+    (see :func:`free_gradient`) take no step along ``d`` and add nothing to
+    the product. Returns the product, which is the gradient restart test of
+    O'Donoghue and Candes (2015): positive means the step went uphill along
+    ``g``; and how many pixels the box clipped. ``out`` may alias ``x_prev``
+    or ``z`` but not the others.
     """
     n, m = z.shape
     total = 0.0
+    clipped = 0
     for i in prange(n):
         row = 0.0
+        row_clipped = 0
         for j in range(m):
-            v = z[i, j] - eta * d[i, j]
+            held = use_active and active[i, j] != 0
+            v = z[i, j] if held else z[i, j] - eta * d[i, j]
             if delta != 0.0:
                 v += delta * (x[i, j] - x_prev[i, j])
             if clip:
-                v = min(max(v, lo), hi)
-            row += np.float64(g[i, j]) * (np.float64(v) - np.float64(x[i, j]))
+                c = min(max(v, lo), hi)
+                if c != v:
+                    row_clipped += 1
+                v = c
+            if not held:
+                row += np.float64(g[i, j]) * (np.float64(v) - np.float64(x[i, j]))
             out[i, j] = v
         total += row
-    return total
+        clipped += row_clipped
+    return total, clipped
 
 
 @njit_parallel

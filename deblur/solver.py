@@ -17,6 +17,20 @@ sees files or colour channels. One iteration:
    "Adaptive restart for accelerated gradient schemes", 2015);
 5. ``A x_new`` by one blur.
 
+With a box and a preconditioner, the pixels the box holds (at a bound, the
+gradient pushing outward) are left out of ``g`` before ``P`` and take no
+step (Bertsekas' projected Newton rule, 1982): a Euclidean projection after
+a step in ``P``'s metric is not a descent step, this is. When the step is
+the solver's own (no ``lr``), it is searched along the projection arc from
+the last step found (twice it, at most ``1/L``), the new iterate's cost
+measured, and the momentum restarted when that cost is above the last
+iterate's; so a default run never backs off. A user's ``lr`` is taken as
+given, and a rise backs off as in 3.
+
+The point with the lowest cost measured so far is kept (by keeping its
+buffer out of reuse, not by copying), and the run never returns an image
+whose cost is above it beyond rounding.
+
 So each iteration costs one blur, one adjoint blur and one regulariser
 pass; the history records the cost where each gradient was taken, and the
 cost of the final image.
@@ -38,6 +52,9 @@ ROUNDING_EPS = 100
 NONMONOTONE_WINDOW = 10
 HEAVY_BALL_BETA = 0.8
 MAX_HALVINGS = 60
+# Halvings of the line search along the projection arc before it gives up
+# on an extrapolated point (and restarts the momentum).
+BOX_HALVINGS = 10
 # 'tol' compares the cost drop over this many iterations with its size.
 TOL_WINDOW = 10
 MINIBATCH_TILE = 32
@@ -136,11 +153,20 @@ class GradientDescent:
         # Memory: the direction P g overwrites g, the extrapolated point z
         # overwrites x_prev and the residual overwrites A x_prev, except where
         # a line search (armijo) or Barzilai-Borwein still needs the originals.
-        keeps_originals = self.options.schedule in ("armijo", "bb")
+        self._keeps_originals = self.options.schedule in ("armijo", "bb")
         has_precond = self.problem.preconditioner is not None
-        self.d = np.empty_like(self.g) if has_precond and keeps_originals else self.g
-        nesterov = self.options.momentum == "nesterov"
-        self.z = np.empty_like(self.g) if nesterov and keeps_originals else None
+        self.d = np.empty_like(self.g) if has_precond and self._keeps_originals else self.g
+        # iterate-sized buffers: x, x_prev, and those allocated on demand (z, the best point)
+        self._pool = [self.x, self.x_prev]
+        self._best = None  # buffer holding the lowest-cost point measured, or None
+        self._best_terms = (math.inf, math.inf)  # its (data, weighted reg)
+        clip_active = has_precond and self.problem.bounds is not None
+        self._active = np.empty(op.domain_shape, dtype=np.uint8) if clip_active else np.zeros((1, 1), np.uint8)
+        self._use_active = clip_active
+        self._search = self.options.lr is None and self.options.schedule not in ("armijo", "bb")
+        self._held = 0  # pixels the box holds at the current point
+        self._box_eta = None  # the step the box's line search last settled on, when shorter than the rule's
+        self._x_cost = math.nan  # cost of the iterate x when measured (NaN: not measured)
         self.Ax = op.forward(self.x)
         self.Ax_prev = self.Ax.copy()
         self._prev_valid = True  # x_prev and Ax_prev hold the previous iterate
@@ -179,11 +205,20 @@ class GradientDescent:
             return 0.0, HEAVY_BALL_BETA, 1.0
         return 0.0, 0.0, 1.0
 
+    def _take(self, *exclude):
+        """An iterate-sized buffer that is neither the best point nor any of ``exclude`` (x_prev first)."""
+        for buf in [self.x_prev] + [b for b in self._pool if b is not self.x_prev]:
+            if buf is not self._best and not any(buf is e for e in exclude):
+                return buf
+        buf = np.empty_like(self.x)
+        self._pool.append(buf)
+        return buf
+
     def _gradient(self, gamma):
         """Gradient (and direction) at ``x + gamma (x - x_prev)``; returns (point, data, weighted reg)."""
         op, prob = self.problem.operator, self.problem
         if gamma > 0:
-            point = self.z if self.z is not None else self.x_prev
+            point = self._take(self.x, self.x_prev) if self._keeps_originals else self._take(self.x)
             _kernels.extrapolate(self.x, self.x_prev, gamma, point)
             if point is self.x_prev:
                 self._prev_valid = False
@@ -200,6 +235,9 @@ class GradientDescent:
             _kernels.scale_by_mask(residual, mask, 1.0 / fraction)
         op.adjoint(residual, self.g)
         reg = prob.regularizer.value_grad(point, prob.weight, self.g)
+        self._held = self._outside = 0
+        if self._use_active:
+            self._held, self._outside = _kernels.free_gradient(point, self.g, *prob.bounds, self._active)
         self._gnorm = math.sqrt(_kernels.dot(self.g, self.g))
         if prob.preconditioner is not None:
             prob.preconditioner.apply(self.g, self.d)
@@ -252,8 +290,8 @@ class GradientDescent:
         When Nesterov's extrapolation has already overwritten the previous
         iterate in this step, the current one is kept (the step still halves).
         """
-        if self._prev_valid:
-            np.copyto(self.x, self.x_prev)
+        if self._prev_valid:  # swap rather than copy: x_prev may be the best point, kept intact
+            self.x, self.x_prev = self.x_prev, self.x
             self.problem.operator.forward(self.x, self.Ax)
         np.copyto(self.x_prev, self.x)
         np.copyto(self.Ax_prev, self.Ax)
@@ -293,30 +331,79 @@ class GradientDescent:
             self._gnorm0 = gnorm
         eta = self._base_step()
         self._record(self.iteration, data, reg, eta, gnorm, point)
+        # an extrapolated point may lie outside the box: only images in it are returned
+        feasible = prob.bounds is None or point is self.x or (self._use_active and self._outside == 0)
+        if feasible and data + reg < sum(self._best_terms):
+            self._best, self._best_terms = point, (data, reg)
         self._measured_final = point is self.x
+        if point is self.x:
+            self._x_cost = data + reg
         if self._stop_before_step(gnorm):
             return False
 
         lo, hi = prob.bounds if prob.bounds is not None else (0.0, 0.0)
         clip = prob.bounds is not None
         cost_point = data + reg
-        for _ in range(MAX_HALVINGS):
-            # x_prev's buffer receives the candidate x_new
-            uphill = _kernels.descent_step(
-                point, self.d, eta, self.x, self.x_prev, delta, lo, hi, clip, self.g, self.x_prev
+        armijo = self.options.schedule == "armijo"
+        # The solver's own step (no lr given) is searched: 1/L in P's metric
+        # bounds it only where P matches A^T A (not near the edges of the
+        # 'valid' model, nor once the box holds or clips pixels), so the
+        # step backtracks along the projection arc until the cost falls
+        # below that of the point, or of the last iterate when the point
+        # lies outside the box (as Beck and Teboulle's monotone FISTA, 2009),
+        # starting from twice the step found last time. A user's lr is
+        # taken as given: a rise then backs off (and is reported).
+        box_search = self._search
+        rule_eta = eta
+        reference = cost_point
+        if box_search:
+            if self._box_eta is not None:
+                eta = min(eta, 2.0 * self._box_eta)
+            if self._outside and math.isfinite(self._x_cost):
+                reference = max(cost_point, self._x_cost)
+        # the candidate x_new: in place of x_prev (or of z) unless that holds the best point
+        candidate = self._take(self.x, point) if armijo or box_search else self._take(self.x)
+        candidate_cost = math.nan
+        for halvings in range(MAX_HALVINGS):
+            uphill, clipped = _kernels.descent_step(
+                point, self.d, eta, self.x, self.x_prev, delta, lo, hi, clip, self.g, candidate,
+                self._active, self._use_active,
             )
-            op.forward(self.x_prev, self.Ax_prev)
-            if self.options.schedule != "armijo" or self._armijo_ok(cost_point, point):
+            op.forward(candidate, self.Ax_prev)
+            if armijo:
+                accepted = self._armijo_ok(cost_point, point, candidate)
+            elif box_search:
+                candidate_cost = self._cost_at(candidate)
+                accepted = candidate_cost <= reference + self._rounding * abs(reference)
+                if not accepted and halvings + 1 >= BOX_HALVINGS:
+                    # no step falls below the reference (rounding, or an
+                    # extrapolated point far from the iterate): stay at x
+                    # and restart the momentum
+                    np.copyto(candidate, self.x)
+                    np.copyto(self.Ax_prev, self.Ax)
+                    candidate_cost, self._last_terms = self._x_cost, (math.nan, math.nan)
+                    accepted, uphill = True, 1.0
+            else:
+                accepted = True
+            if accepted:
                 break
             delta = 0.0  # backtrack from the same point and gradient
             eta *= 0.5
         else:
             self.stop_reason = "step_underflow"
             return False
+        if box_search:
+            self._box_eta = eta if eta < rule_eta else None
+            # function restart (O'Donoghue and Candes): the new iterate is above the last one
+            if candidate_cost > self._x_cost + self._rounding * abs(self._x_cost):
+                uphill = 1.0
+            if candidate_cost < sum(self._best_terms) and math.isfinite(self._last_terms[0]):
+                self._best, self._best_terms = candidate, self._last_terms
+        self._x_cost = candidate_cost
         if self.options.schedule == "bb":
-            self._bb_sg_prev = _kernels.diff_dot(self.x_prev, self.x, self.d)[0]
+            self._bb_sg_prev = _kernels.diff_dot(candidate, self.x, self.d)[0]
         # rotate buffers: x_prev <- x, x <- x_new
-        self.x, self.x_prev = self.x_prev, self.x
+        self.x, self.x_prev = candidate, self.x
         self.Ax, self.Ax_prev = self.Ax_prev, self.Ax
         self._prev_valid = True
         self._t_nesterov = 1.0 if uphill > 0 else t_next
@@ -324,10 +411,16 @@ class GradientDescent:
         self.iteration += 1
         return self._stop_after_step(eta, gnorm)
 
-    def _armijo_ok(self, cost_point, point):
+    def _cost_at(self, candidate):
+        """The cost at ``candidate``, whose blur is in ``Ax_prev``."""
+        data, reg = self.problem.data_and_reg(candidate, self.Ax_prev)
+        self._last_terms = (data, reg)
+        return data + reg
+
+    def _armijo_ok(self, cost_point, point, candidate):
         """Armijo: f(x+) <= f(z) + c <grad f(z), x+ - z>."""
-        data, reg = self.problem.data_and_reg(self.x_prev, self.Ax_prev)
-        dg = _kernels.diff_dot(self.x_prev, point, self.g)[0]
+        data, reg = self.problem.data_and_reg(candidate, self.Ax_prev)
+        dg = _kernels.diff_dot(candidate, point, self.g)[0]
         return data + reg <= cost_point + ARMIJO_C * dg + self._rounding * abs(cost_point)
 
     def _stop_before_step(self, gnorm):
@@ -368,23 +461,26 @@ class GradientDescent:
         else:
             while self.step():
                 pass
-        if not (self.stop_reason in ("tol", "gtol") and self._measured_final):
-            # the returned image has not been measured yet: measure it, and
-            # if the last step went uphill, return the iterate before it
+        measured = self.stop_reason in ("tol", "gtol") and self._measured_final
+        if measured:
+            data, reg = self.history["data"][-1], self.history["regularizer"][-1]
+        else:  # the returned image has not been measured yet
             data, reg = self.problem.data_and_reg(self.x, self.Ax)
-            if self.iteration > 0 and self._rose(data + reg):
-                reason = "non-finite cost" if not math.isfinite(data + reg) else "cost rose"
-                self.events.append(
-                    BackoffEvent(self.iteration, self._eta_prev, 0.5 * self._eta_prev, self.limit, reason, self.channel)
-                )
-                self._revert()
-                data, reg = self.problem.data_and_reg(self.x, self.Ax)
+        best = sum(self._best_terms)
+        if self._best is not None and not data + reg <= best + self._rounding * abs(best):
+            # never return an image worse than the best one measured (the
+            # extrapolated points of momentum are measured, the iterates not)
+            self.x = self._best
+            data, reg = self._best_terms
+            measured = False
+        if not measured:
             self._record(self.iteration, data, reg, math.nan, math.nan, self.x)
         return self
 
     def release(self):
         """Free the work arrays (all but the current iterate); the solver cannot step after this."""
-        self.x_prev = self.g = self.d = self.z = self.Ax = self.Ax_prev = None
+        self.x_prev = self.g = self.d = self.Ax = self.Ax_prev = self._active = self._best = None
+        self._pool = [self.x]
 
     @property
     def image(self):

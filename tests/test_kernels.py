@@ -209,13 +209,42 @@ def test_descent_step(rng, dtype, clip, delta):
     if clip:
         expected = np.clip(expected, 0.0, 1.0)
     out = np.empty_like(z)
-    uphill = _kernels.descent_step(z, d, 0.3, x, x_prev, delta, 0.0, 1.0, clip, g, out)
+    none = np.zeros((1, 1), np.uint8)
+    uphill, clipped = _kernels.descent_step(z, d, 0.3, x, x_prev, delta, 0.0, 1.0, clip, g, out, none, False)
     assert_close(out, expected, dtype)
     assert uphill == pytest.approx(np.sum(g.astype(float) * (out - x.astype(float))), rel=RTOL[dtype] * 10)
     assert clip == bool(np.all((out >= 0) & (out <= 1)))
+    unclipped = z.astype(float) - 0.3 * d + delta * (x.astype(float) - x_prev)
+    assert clipped == (np.count_nonzero((unclipped < 0) | (unclipped > 1)) if clip else 0)
+    # held pixels keep z (then the box) and leave the product
+    active = (rng.random(z.shape) < 0.3).astype(np.uint8)
+    held_expected = np.where(active, z.astype(float) + delta * (x.astype(float) - x_prev), unclipped)
+    if clip:
+        held_expected = np.clip(held_expected, 0.0, 1.0)
+    uphill, _ = _kernels.descent_step(z, d, 0.3, x, x_prev, delta, 0.0, 1.0, clip, g, out, active, True)
+    assert_close(out, held_expected, dtype)
+    free = active == 0
+    assert uphill == pytest.approx(np.sum((g.astype(float) * (out - x.astype(float)))[free]), rel=RTOL[dtype] * 10)
     # documented aliasing: out may be x_prev
-    _kernels.descent_step(z, d, 0.3, x, x_prev, delta, 0.0, 1.0, clip, g, x_prev)
+    _kernels.descent_step(z, d, 0.3, x, x_prev, delta, 0.0, 1.0, clip, g, x_prev, none, False)
     assert_close(x_prev, expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_free_gradient(rng, dtype):
+    """Pixels at or beyond a bound with the gradient pushing outward are held: g zeroed there, marked."""
+    z = rng.uniform(-0.3, 1.3, (7, 9)).astype(dtype)
+    z[0, :3] = 0.0
+    z[1, :3] = 1.0
+    g = rng.standard_normal((7, 9)).astype(dtype)
+    held = ((z <= 0.0) & (g > 0)) | ((z >= 1.0) & (g < 0))
+    active = np.empty(z.shape, np.uint8)
+    expected = np.where(held, 0.0, g)
+    count, outside = _kernels.free_gradient(z, g, 0.0, 1.0, active)
+    assert count == np.count_nonzero(held)
+    assert outside == np.count_nonzero((z < 0) | (z > 1))
+    np.testing.assert_array_equal(active.astype(bool), held)
+    np.testing.assert_array_equal(g, expected.astype(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
