@@ -1,0 +1,58 @@
+"""The automatic weight's noise estimate: white noise, and JPEG's 8x8 block noise."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+from skimage import data
+
+from deblur.weights import NOISE_FLOOR, block_noise, estimate_noise
+
+
+def smooth_scene():
+    """A blurred photograph: the finest wavelet band holds (almost) nothing."""
+    return ndimage.gaussian_filter(data.camera() / 255.0, 2.0)
+
+
+def jpeg(image, quality):
+    buf = io.BytesIO()
+    Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)).save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())), dtype=np.float64) / 255.0
+
+
+def test_no_block_noise_without_jpeg():
+    rng = np.random.default_rng(0)
+    y = np.round((smooth_scene() + 0.01 * rng.standard_normal((512, 512))) * 255) / 255
+    assert block_noise(y) == 0.0
+    assert estimate_noise(y) == pytest.approx(0.01, rel=0.15)
+
+
+@pytest.mark.parametrize("quality", [50, 75])
+def test_block_noise_of_a_jpeg(quality):
+    """Of the order of the JPEG error itself, and what estimate_noise reports."""
+    clean = smooth_scene()
+    y = jpeg(clean, quality)
+    error = float(np.std(y - np.round(clean * 255) / 255))
+    sigma = block_noise(y)
+    assert 0.3 * error < sigma < 2.0 * error
+    assert estimate_noise(y) >= sigma
+
+
+def test_fine_jpeg_adds_little():
+    """At quality 90 the error is near 8-bit rounding: no more than twice it."""
+    clean = smooth_scene()
+    y = jpeg(clean, 90)
+    assert block_noise(y) <= 2.0 * float(np.std(y - np.round(clean * 255) / 255))
+
+
+def test_block_noise_finds_a_shifted_grid():
+    """A crop that moves the grid off phase 0 (the 'valid' frame of a blurred photo) is still seen."""
+    y = jpeg(smooth_scene(), 75)
+    assert block_noise(y[3:, 5:]) == pytest.approx(block_noise(y), rel=0.3)
+
+
+def test_tiny_or_flat_images():
+    assert block_noise(np.full((16, 16), 0.5)) == 0.0
+    assert estimate_noise(np.full((64, 64), 0.5)) == NOISE_FLOOR
