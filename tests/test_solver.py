@@ -465,4 +465,4 @@ def test_cli_default_restore_never_mentions_lr(tmp_path):
     np.save(k, kernel)
     res = CliRunner().invoke(main, ["restore", str(src), "--psf", str(k), "-o", str(out)])
     assert res.exit_code == 0, res.output
-    assert "--lr" not in res.output
+    assert "smaller --lr" not in res.output and "step size was too large" not in res.output
