@@ -303,6 +303,18 @@ def scale_by_mask(r, mask, factor):
 
 
 @njit_parallel
+def censor_by_mask(r, mask):
+    """``r = min(r, 0)`` where ``mask`` is False: a clipped pixel says only that the
+    scene reached the white level, so the model is penalised for falling short of
+    it, never for going beyond (a censored observation)."""
+    n, m = r.shape
+    for i in prange(n):
+        for j in range(m):
+            if not mask[i, j] and r[i, j] > 0.0:
+                r[i, j] = 0.0
+
+
+@njit_parallel
 def free_gradient(z, g, lo, hi, active):
     """Zero ``g`` where the box holds ``z`` (at or beyond a bound, the gradient pushing outward).
 

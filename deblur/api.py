@@ -55,11 +55,17 @@ def _resolve_psf(psf, channels_last):
     return kernel, None
 
 
+# A restore treats as clipped only what reached the white level (the last 8-bit code,
+# give or take rounding); the estimation's looser 0.98 would also censor a white page's
+# noise, whose upper half would then pull the page brighter.
+CLIPPED_LEVEL = 1.0 - 1.0 / 255.0
+
+
 def _clipped_mask(channels_last):
-    """True where a pixel may enter the data term: not a clipped highlight (nor next to one)."""
+    """True where a pixel is fitted as observed: not a clipped highlight (nor next to one)."""
     from .blind.outliers import clipped_mask
 
-    return np.ascontiguousarray(clipped_mask(to_float(channels_last, np.dtype(np.float32))) > 0)
+    return np.ascontiguousarray(clipped_mask(to_float(channels_last, np.dtype(np.float32)), CLIPPED_LEVEL) > 0)
 
 
 def _positive_number(name, value, allow_none=True, allow_zero=False):
@@ -226,10 +232,14 @@ def solve(
         Smoothing of 'tv' / 'hyper-laplacian' and the latter's exponent.
     clipped : {'auto', 'ignore', 'keep'}
         Saturated highlights break the blur model (the sensor clipped them),
-        and fitting them makes halos. 'ignore' leaves pixels at or above
-        0.98 in any channel, and one pixel around them, out of the data
-        term (Cho, Wang and Lee, ICCV 2011); 'keep' fits every pixel;
-        'auto' ignores them when the PSF is estimated, keeps them otherwise.
+        and fitting them makes halos. 'ignore' treats pixels at the white
+        level (``>= 254/255``) in any channel, and one pixel around them, as censored: the
+        restored image, blurred, must reach at least their value, but may
+        exceed it (a light brighter than the sensor's white; after Cho, Wang
+        and Lee, ICCV 2011, who leave them out, which lets lights fade); in
+        the colour differences of the opponent basis they bound nothing and
+        are left out. 'keep' fits every pixel; 'auto' ignores them when a
+        blur was estimated, keeps them otherwise.
     color_space : {'opponent', 'rgb'}
         How a three-channel image is restored: in an orthonormal luminance /
         colour-difference basis (default; the smooth colour differences get
@@ -265,7 +275,9 @@ def solve(
     check_choice("color_space", color_space, COLOR_SPACES)
     channels_last = check_image(image, channel_axis)
     kernel, estimation = _resolve_psf(psf, channels_last)
-    ignore_clipped = clipped == "ignore" or (clipped == "auto" and estimation is not None)
+    # an estimation that found no blur leaves nothing for the clipped model to explain
+    estimated = estimation is not None and getattr(estimation, "status", "estimated") == "estimated"
+    ignore_clipped = clipped == "ignore" or (clipped == "auto" and estimated)
     data_mask = _clipped_mask(channels_last) if ignore_clipped else None
     if data_mask is not None and data_mask.all():
         data_mask = None
@@ -314,7 +326,7 @@ def solve(
                 buffer=operator.spectral_buffer,
                 kernel_spectrum=operator.kernel_spectrum,
             )
-        problem = Problem(operator, observed, reg, lam, bounds, precond, data_mask)
+        problem = Problem(operator, observed, reg, lam, bounds, precond, data_mask, censored=not (opponent and c > 0))
         channel_options = options
         if options.time_limit is not None:
             remaining = options.time_limit - (time.perf_counter() - start)

@@ -1,0 +1,58 @@
+"""Clipped highlights in the restore: censored residuals (the light may exceed the white level)."""
+
+import numpy as np
+import pytest
+from scipy.signal import fftconvolve
+
+import deblur
+from deblur import _kernels, psf
+from deblur.operators import BlurOperator
+from deblur.regularizers import make_regularizer
+from deblur.solver import Problem
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_censor_by_mask_matches_numpy(dtype):
+    rng = np.random.default_rng(3)
+    r = rng.standard_normal((37, 29)).astype(dtype)
+    mask = rng.random((37, 29)) > 0.3
+    want = np.where(mask, r, np.minimum(r, 0.0))
+    _kernels.censor_by_mask(r, mask)
+    np.testing.assert_array_equal(r, want)
+
+
+def problem(censored):
+    y = np.full((16, 16), 0.5)
+    mask = np.ones_like(y, dtype=bool)
+    mask[4:8, 4:8] = False
+    op = BlurOperator(np.ones((1, 1)), y.shape, "periodic", np.dtype(np.float64))
+    return Problem(op, y, make_regularizer("none"), 0.0, None, None, mask, censored=censored), y, mask
+
+
+def test_censored_data_term_is_one_sided():
+    """Above a clipped observation costs nothing; below it costs as anywhere else; ignored costs nothing."""
+    prob, y, mask = problem(censored=True)
+    above = y + 0.1 * ~mask
+    below = y - 0.1 * ~mask
+    assert prob.data_and_reg(above, above)[0] == 0.0
+    assert prob.data_and_reg(below, below)[0] == pytest.approx(0.5 * 16 * 0.01)
+    ignored, _, _ = problem(censored=False)
+    assert ignored.data_and_reg(below, below)[0] == 0.0
+
+
+def light_scene():
+    """A dark scene with a small light four times brighter than white, blurred and then clipped."""
+    scene = np.full((72, 72), 0.1)
+    scene[34:38, 34:38] = 4.0
+    kernel = psf.gaussian(1.5)
+    y = np.clip(fftconvolve(scene, kernel, mode="valid"), 0.0, 1.0)
+    return y, kernel
+
+
+def test_a_clipped_light_stays_bright():
+    """Fitted one-sided, the light keeps its 4x4 core at the white level and the dark stays dark."""
+    y, kernel = light_scene()
+    assert (y >= 254 / 255).sum() >= 9
+    kept = deblur.restore(y, kernel, clipped="ignore", max_num_iter=60)
+    assert (kept >= 0.95).sum() >= 16
+    assert np.median(kept) < 0.15
