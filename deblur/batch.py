@@ -344,7 +344,10 @@ def restore_file(job, *, callback=None, on_start=None, on_note=None):
         kh, kw = np.shape(result.psf)
         status = getattr(estimation, "status", "estimated")
         message = getattr(estimation, "message", "") or ""
+        reason = getattr(estimation, "reason", "") or ""
         text = f"estimated PSF {kw}x{kh} px" if status == "estimated" else f"PSF estimation: {message}"
+        if status == "estimated" and reason:
+            text += f" (confidence {estimation.confidence:.2f}: {reason})"
         (on_note or notes.append)(text)
     if job.save_psf is not None:
         _imio.write_kernel(job.save_psf, result.psf, overwrite=options.overwrite)

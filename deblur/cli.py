@@ -409,6 +409,8 @@ def backoff_report(result):
 
 def _hint(result):
     if result.stop_reason == "max_iter" and not result.events:
+        if (result.settings or {}).get("lr") is None:  # name only what the user chose
+            return "The cost was still changing when the iteration limit came: raise --iterations (check --plot)."
         return ("The cost was still changing when the iteration limit came: raise --iterations, or speed up "
                 "with a larger --lr or --schedule bb (check --plot).")
     if result.stop_reason == "step_underflow":
