@@ -18,8 +18,12 @@ import numpy as np  # noqa: E402
 from numba import prange
 
 from . import _config
+from ._fastpow import pow_row
 
-_jit = dict(cache=_config.CACHE, nogil=True, fastmath=_config.FASTMATH)
+# error_model="numpy": a division by zero gives inf/nan instead of raising,
+# which drops the per-element zero test that kept every loop with a division
+# (the penalties, the preconditioner's multiplier) from vectorising.
+_jit = dict(cache=_config.CACHE, nogil=True, fastmath=_config.FASTMATH, error_model="numpy")
 njit_serial = numba.njit(**_jit)
 njit_parallel = numba.njit(parallel=True, **_jit)
 
@@ -135,16 +139,22 @@ def corr_full_separable(r, col_rows, col_weights, row_cols, row_weights, out):
 
 
 def penalty_params(eps, p, dtype):
-    """Constants of the penalties in the working dtype, so float32 images get float32 maths."""
-    return np.array([eps, eps * eps, p, 0.5 * p, eps**p if p > 0 else 0.0], dtype=dtype)
+    """Constants of the penalties in the working dtype, so float32 images get float32 maths.
+
+    The last entry is 1 where the hyper-Laplacian's power may be taken by
+    :func:`deblur._fastpow.pow_row` (float32, ``eps^2`` a normal number).
+    """
+    fast = np.dtype(dtype) == np.float32 and eps * eps >= np.finfo(np.float32).tiny
+    return np.array([eps, eps * eps, p, 0.5 * p, eps**p if p > 0 else 0.0, 1.0 if fast else 0.0], dtype=dtype)
 
 
 @njit_serial
-def _penalty_row(gx, gy, kind, params, wx, wy):
+def _penalty_row(gx, gy, kind, params, wx, wy, scratch):
     """Penalty of one row of gradients: returns sum rho(s) and sets ``w = 2 rho'(s) * g``.
 
-    ``s = gx^2 + gy^2``; ``params`` from :func:`penalty_params`. The branch
-    on ``kind`` sits outside the loops so each loop vectorises.
+    ``s = gx^2 + gy^2``; ``params`` from :func:`penalty_params`; ``scratch``
+    three more rows. The branch on ``kind`` sits outside the loops so each
+    loop vectorises.
     """
     m = gx.size
     total = 0.0
@@ -160,6 +170,17 @@ def _penalty_row(gx, gy, kind, params, wx, wy):
             total += root - eps
             wx[j] = gx[j] / root
             wy[j] = gy[j] / root
+    elif params[5] != 0:  # hyper-Laplacian, the power in vector arithmetic
+        base, mant, expo = scratch[0], scratch[1], scratch[2]
+        for j in range(m):
+            base[j] = gx[j] * gx[j] + gy[j] * gy[j] + eps2
+        pow_row(base, half_p, mant, expo, wx)
+        for j in range(m):
+            powered = wx[j]
+            total += powered - offset
+            w2 = p * powered / base[j]
+            wx[j] = w2 * gx[j]
+            wy[j] = w2 * gy[j]
     else:  # hyper-Laplacian (s + eps^2)^(p/2), shifted to 0 at s = 0
         for j in range(m):
             base = gx[j] * gx[j] + gy[j] * gy[j] + eps2
@@ -208,13 +229,14 @@ def regularizer_value_grad(x, kind, params, scale, grad, accumulate, chunk_rows)
         wx = np.empty(m, dtype=x.dtype)
         wy = np.empty(m, dtype=x.dtype)
         wy_prev = np.zeros(m, dtype=x.dtype)
+        scratch = np.empty((3, m), dtype=x.dtype)
         if r0 > 0:  # vertical weights of the row above the chunk
             _row_gradients(x, r0 - 1, gx, gy)
-            _penalty_row(gx, gy, kind, params, wx, wy_prev)
+            _penalty_row(gx, gy, kind, params, wx, wy_prev, scratch)
         total = 0.0
         for i in range(r0, r1):
             _row_gradients(x, i, gx, gy)
-            total += _penalty_row(gx, gy, kind, params, wx, wy)
+            total += _penalty_row(gx, gy, kind, params, wx, wy, scratch)
             out = grad[i, :m]
             if accumulate:
                 out[0] += scale * (wy_prev[0] - wy[0] - wx[0])
@@ -240,10 +262,11 @@ def regularizer_value(x, kind, params, chunk_rows):
         gy = np.empty(m, dtype=x.dtype)
         wx = np.empty(m, dtype=x.dtype)
         wy = np.empty(m, dtype=x.dtype)
+        scratch = np.empty((3, m), dtype=x.dtype)
         total = 0.0
         for i in range(c * chunk_rows, min(n, (c + 1) * chunk_rows)):
             _row_gradients(x, i, gx, gy)
-            total += _penalty_row(gx, gy, kind, params, wx, wy)
+            total += _penalty_row(gx, gy, kind, params, wx, wy, scratch)
         partial[c] = total
     return partial.sum()
 

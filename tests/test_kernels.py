@@ -168,6 +168,40 @@ def test_regularizers_vanish_on_constant_images(monkeypatch, name, eps, p):
     assert np.all(grad == 5.0)
 
 
+@pytest.mark.parametrize("a", [0.4, -0.6, 0.05, 0.75, 1.0, -1.0])
+def test_fast_pow_row_matches_numpy(rng, a):
+    """The vectorised float32 power against numpy's in float64, over 30 decades and at powers of 2."""
+    from deblur._fastpow import pow_row
+
+    base = np.concatenate([10.0 ** rng.uniform(-15, 15, 4000), 2.0 ** np.arange(-40, 41), [1.0, np.sqrt(2.0)]])
+    base = base.astype(np.float32)
+    mant, expo, out = (np.empty_like(base) for _ in range(3))
+    pow_row(base, np.float32(a), mant, expo, out)
+    expected = base.astype(np.float64) ** a
+    # the rounding of t = a log2(b) to float32 bounds the error: about (1 + |t|) float32 epsilons
+    t = np.abs(a * np.log2(base.astype(np.float64)))
+    assert np.all(np.abs(out - expected) <= 1e-7 * (2.0 + t) * expected)
+
+
+def test_hyper_laplacian_fast_power_agrees_with_pow(rng, monkeypatch):
+    """float32 passes take the vectorised power; the same pass with ``**`` (tiny eps) agrees."""
+    x = rng.random((40, 37)).astype(np.float32)
+    params = _kernels.penalty_params(0.01, 0.8, np.float32)
+    assert params[5] == 1 and _kernels.penalty_params(0.01, 0.8, np.float64)[5] == 0
+    assert _kernels.penalty_params(1e-30, 0.8, np.float32)[5] == 0  # eps^2 below float32's normal range
+    slow = params.copy()
+    slow[5] = 0
+    results = []
+    for prm in (params, slow):
+        grad = np.zeros_like(x)
+        value = _kernels.regularizer_value_grad(x, _kernels.REG_HYPER_LAPLACIAN, prm, np.float32(1.0), grad, False, 8)
+        alone = _kernels.regularizer_value(x, _kernels.REG_HYPER_LAPLACIAN, prm, 8)
+        results.append((value, alone, grad))
+    (v1, a1, g1), (v2, a2, g2) = results
+    assert v1 == pytest.approx(v2, rel=1e-5) and a1 == pytest.approx(a2, rel=1e-5)
+    np.testing.assert_allclose(g1, g2, rtol=0, atol=2e-5 * np.abs(g2).max())
+
+
 # --- fused vector operations --------------------------------------------------------------------
 
 
