@@ -70,7 +70,9 @@ class BlindOptions:
         ``min_structure``: below this edge-to-noise score the image is declared
         featureless and a delta is returned; ``sharp_steepness``: at or above this edge
         steepness the photo is taken as sharp (no blur detected, a delta is returned;
-        ``None`` always estimates).
+        ``None`` always estimates); ``spectral_check``: with an automatic size, shrink
+        the estimate to the size the photo's power spectrum supports best, and use no
+        blur when it supports none (:mod:`deblur.blind.spectrum`).
     Speed
         ``max_pixels``: the finest level is estimated on the most textured crop of at most
         this many pixels; ``workers``: FFT threads.
@@ -106,6 +108,7 @@ class BlindOptions:
     grow_steps: int = 2
     max_grown: int = 151
     saturation: float = 0.98
+    spectral_check: bool = True
     min_structure: float = 8.0
     sharp_steepness: float = 0.33
     max_pixels: int = 1_000_000

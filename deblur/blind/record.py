@@ -70,6 +70,10 @@ class EstimationRecord:
     growths : list of dict
         The automatic support's growth: one entry per run (``support``,
         ``touches``, ``size``), the last one kept.
+    spectrum : dict
+        The spectrum check: ``scales`` (sizes relative to the estimate) and their
+        ``gains`` (log-likelihood per frequency over no blur; see
+        :mod:`deblur.blind.spectrum`).
     elapsed : float
         Total seconds.
     """
@@ -93,6 +97,7 @@ class EstimationRecord:
     edge_mass: float = math.nan
     start_support: int = 0
     growths: list = field(default_factory=list)
+    spectrum: dict = field(default_factory=dict)
     elapsed: float = 0.0
     start_kernels: list = field(default_factory=list, repr=False)
 
