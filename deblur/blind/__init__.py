@@ -201,17 +201,17 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
         record.confidence = 0.5
         record.reason = f"the kernel reaches the edge of its {record.support} px support: a larger size may be needed"
     if opts.spectral_check:
-        return _check_spectrum(y, kernel, size, score, record)
+        return _check_spectrum(y, kernel, size, score, record, mask)
     return kernel, record
 
 
-def _check_spectrum(y, kernel, size, score, record):
+def _check_spectrum(y, kernel, size, score, record, mask=None):
     """Shrink the estimate to the size the photo's power spectrum supports; no support at all: no blur.
 
     See :mod:`deblur.blind.spectrum`. A size the user gave is kept; the check
     then only sets the confidence.
     """
-    scale, shrunk, gains = best_scale(y, kernel, estimate_noise(y))
+    scale, shrunk, gains = best_scale(y, kernel, estimate_noise(y), weights=mask)
     record.spectrum = {"scales": list(SCALES), "gains": [float(g) for g in gains]}
     best = max(gains)
     if not best > 0:  # nan (image too small to tell) passes

@@ -59,18 +59,26 @@ def tile_side(kernel_side, shape):
     return int(min(side, min(shape)))
 
 
-def periodogram(y, side):
-    """Average power spectrum of ``side`` x ``side`` tiles (half-overlapping), white noise -> ``sigma^2``."""
+def periodogram(y, side, weights=None, min_tiles=4):
+    """Average power spectrum of ``side`` x ``side`` tiles (half-overlapping), white noise -> ``sigma^2``.
+
+    Tiles holding a pixel of zero ``weight`` (a clipped highlight, where the blur
+    model does not hold: a clipped light's disc would pass for blur) are left
+    out, unless fewer than ``min_tiles`` would remain.
+    """
     h, w = y.shape
     step = max(1, side // 2)
+    corners = [(i, j) for i in range(0, h - side + 1, step) for j in range(0, w - side + 1, step)]
+    if weights is not None:
+        clean = [(i, j) for i, j in corners if weights[i : i + side, j : j + side].min() > 0]
+        corners = clean if len(clean) >= min_tiles else corners
     acc = np.zeros((side, side))
     count = 0
-    for i in range(0, h - side + 1, step):
-        for j in range(0, w - side + 1, step):
-            t = y[i : i + side, j : j + side]
-            t = periodic_component(t - t.mean())
-            acc += np.abs(np.fft.fft2(t)) ** 2 / t.size
-            count += 1
+    for i, j in corners:
+        t = y[i : i + side, j : j + side]
+        t = periodic_component(t - t.mean())
+        acc += np.abs(np.fft.fft2(t)) ** 2 / t.size
+        count += 1
     return acc / max(count, 1)
 
 
@@ -91,13 +99,14 @@ def _neg_log_likelihood(power, k2, w2, sigma2):
     return best
 
 
-def evidence(y, kernels, sigma):
+def evidence(y, kernels, sigma, weights=None):
     """Per-frequency log-likelihood gain of each kernel over no blur (higher: better supported).
 
-    ``kernels`` is a list of 2-D kernels (sum 1); ``sigma`` the noise level of ``y``.
+    ``kernels`` is a list of 2-D kernels (sum 1); ``sigma`` the noise level of ``y``;
+    ``weights`` marks clipped pixels with 0 (see :func:`periodogram`).
     """
     side = tile_side(max(k.shape[0] for k in kernels), y.shape)
-    power = periodogram(np.asarray(y, dtype=np.float64), side)
+    power = periodogram(np.asarray(y, dtype=np.float64), side, weights)
     keep, w2 = _frequencies(side)
     p, w2 = power[keep], w2[keep]
     sigma2 = max(float(sigma), 1e-4) ** 2
@@ -109,7 +118,7 @@ def evidence(y, kernels, sigma):
     return out
 
 
-def best_scale(y, kernel, sigma, scales=SCALES):
+def best_scale(y, kernel, sigma, scales=SCALES, weights=None):
     """``(scale, kernel_at_scale, gains)``: the size, relative to ``kernel``, the spectrum supports best.
 
     ``gains`` are :func:`evidence` of ``kernel`` resampled by each of ``scales``
@@ -118,6 +127,6 @@ def best_scale(y, kernel, sigma, scales=SCALES):
     resampled = [kernel if s == 1.0 else resample_kernel(kernel, s, odd(kernel.shape[0] * s + 2)) for s in scales]
     if min(y.shape) < 64:
         return 1.0, kernel, [math.nan] * len(scales)
-    gains = evidence(y, resampled, sigma)
+    gains = evidence(y, resampled, sigma, weights)
     best = max(range(len(scales)), key=lambda i: (gains[i], scales[i]))
     return scales[best], resampled[best], gains
