@@ -303,7 +303,9 @@ def solve(
         rgb_box = (np.minimum(0.0, rgb.min(axis=(0, 1))), np.maximum(1.0, rgb.max(axis=(0, 1))))
         if ref is not None:
             ref = color_module.rgb_to_opponent(ref)
-    restored, histories, events, weights, sigmas, reasons, iterations, lipschitz = [], [], [], [], [], [], [], []
+    histories, events, weights, sigmas, reasons, iterations, lipschitz = [], [], [], [], [], [], []
+    # each channel's answer goes straight into the output (no list of copies to stack)
+    out = np.empty(channels_last.shape, dtype=dtype)
     start = time.perf_counter()
     for c in range(n_channels):
         if opponent:
@@ -348,7 +350,7 @@ def solve(
         run = GradientDescent(problem, operator.initial_guess(observed), channel_options, callback, metrics, c).run()
         image_view = run.image
         run.release()  # drop the solver's work arrays before the answer is copied out
-        restored.append(np.array(image_view))
+        out[..., c] = image_view
         del image_view
         histories.append(run.history)
         events.extend(run.events)
@@ -361,9 +363,8 @@ def solve(
 
     if opponent:
         del rgb
-    out = np.stack(restored, axis=-1)
     if opponent:
-        out = color_module.opponent_to_rgb(out)
+        color_module.opponent_to_rgb(out, out=out)
         if clip:
             np.clip(out, rgb_box[0].astype(out.dtype), rgb_box[1].astype(out.dtype), out=out)
     if channel_axis is None:

@@ -97,6 +97,9 @@ def linear_to_srgb(values):
     high = 1.055 * np.maximum(v, _KNEE) ** (1 / 2.4) - 0.055
     return np.where(v <= _KNEE, 12.92 * v, high).astype(dtype)
 
+# Pixels per block of the in-place conversion back to RGB.
+_BLOCK_PIXELS = 1 << 18
+
 
 def split_luma(rgb):
     """Split an ``(H, W, 3)`` image into luma and chroma.
@@ -160,9 +163,20 @@ def rgb_to_opponent(rgb):
     return np.stack([opponent_channel(rgb, c) for c in range(3)], axis=-1)
 
 
-def opponent_to_rgb(opponent):
-    """The inverse of :func:`rgb_to_opponent`."""
+def opponent_to_rgb(opponent, out=None):
+    """The inverse of :func:`rgb_to_opponent`.
+
+    ``out`` (which may be ``opponent`` itself, float) receives the result,
+    converted a block of rows at a time so that no image-sized temporary is
+    made; returns it.
+    """
     opponent = np.asarray(opponent)
     dtype = opponent.dtype if opponent.dtype.kind == "f" else np.float64
-    unscaled = opponent * OPPONENT_SPAN.astype(dtype) + OPPONENT_OFFSET.astype(dtype)
-    return unscaled @ OPPONENT_BASIS.astype(dtype)
+    span, offset, basis = (a.astype(dtype) for a in (OPPONENT_SPAN, OPPONENT_OFFSET, OPPONENT_BASIS))
+    if out is None:
+        return (opponent * span + offset) @ basis
+    rows = max(1, _BLOCK_PIXELS // max(1, int(np.prod(opponent.shape[1:-1]))))
+    for r0 in range(0, opponent.shape[0], rows):
+        block = opponent[r0 : r0 + rows] * span + offset
+        out[r0 : r0 + rows] = block @ basis
+    return out

@@ -61,3 +61,15 @@ def test_round_trip_at_the_knee():
     """The standard's rounded knee (0.0031308) would map 0.04045 to 0.0404499..."""
     knee = np.array([0.04045, 0.0404501, 0.0404499])
     np.testing.assert_allclose(color.linear_to_srgb(color.srgb_to_linear(knee)), knee, rtol=0, atol=1e-12)
+
+
+def test_opponent_to_rgb_in_place_matches(monkeypatch):
+    """Converting in place, in blocks of rows, gives the one-shot answer."""
+    from deblur import color
+
+    monkeypatch.setattr(color, "_BLOCK_PIXELS", 7)  # blocks of one row, and a last short block
+    opp = np.random.default_rng(1).random((5, 3, 3)).astype(np.float32)
+    expected = color.opponent_to_rgb(opp)
+    out = opp.copy()
+    assert color.opponent_to_rgb(out, out=out) is out
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-7)
