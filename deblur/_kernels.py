@@ -35,14 +35,18 @@ REG_NONE, REG_TIKHONOV, REG_TV, REG_HYPER_LAPLACIAN = 0, 1, 2, 3
 
 
 @njit_parallel
-def conv_valid_taps(x, rows, cols, weights, out):
+def conv_valid_taps(x, rows, cols, weights, out, y=None):
     """``out[i, j] = sum_t weights[t] * x[i + rows[t], j + cols[t]]``.
 
     With ``rows[t] = kh - 1 - a_t`` and ``cols[t] = kw - 1 - b_t`` for the
     non-zero taps ``k[a_t, b_t]`` this is the 'valid' convolution of ``x``
-    with ``k``; ``out`` has shape ``(H - kh + 1, W - kw + 1)``.
+    with ``k``; ``out`` has shape ``(H - kh + 1, W - kw + 1)``. With an
+    observation ``y`` it returns ``0.5 ||out - y||^2``, formed on each row
+    while it is in cache (the line search's data term without a pass of its
+    own); else 0.
     """
     n_out, w_out = out.shape
+    total = 0.0
     for i in prange(n_out):
         # A fresh accumulator and explicit-length slices let LLVM prove the
         # rows do not alias and vectorise the inner loop (4x faster).
@@ -53,6 +57,19 @@ def conv_valid_taps(x, rows, cols, weights, out):
             for j in range(w_out):
                 acc[j] += w * xrow[j]
         out[i, :] = acc
+        if y is not None:
+            total += _row_half_sq(acc, y[i, :w_out])
+    return total
+
+
+@njit_serial
+def _row_half_sq(acc, yrow):
+    """``0.5 * sum (acc - yrow)^2`` of one row, accumulated in float64."""
+    row = 0.0
+    for j in range(acc.size):
+        d = acc[j] - yrow[j]
+        row += d * d
+    return 0.5 * row
 
 
 @njit_parallel
@@ -80,16 +97,17 @@ def corr_full_taps(r, rows, cols, weights, out):
 
 
 @njit_parallel
-def conv_valid_separable(x, col_rows, col_weights, row_cols, row_weights, out):
+def conv_valid_separable(x, col_rows, col_weights, row_cols, row_weights, out, y=None):
     """'Valid' convolution with a rank-1 kernel, one output row at a time.
 
     ``out = R(C x)`` with ``C`` the column taps (as :func:`conv_valid_taps`
     with ``cols = 0``) and ``R`` the row taps (``rows = 0``). Each output row
     combines its source rows into a scratch row first, so no intermediate
-    image is ever stored.
+    image is ever stored. ``y``: as for :func:`conv_valid_taps`.
     """
     n_out, w_out = out.shape
     w_x = x.shape[1]
+    total = 0.0
     for i in prange(n_out):
         mid = np.zeros(w_x, dtype=out.dtype)
         for t in range(col_weights.size):
@@ -104,6 +122,9 @@ def conv_valid_separable(x, col_rows, col_weights, row_cols, row_weights, out):
             for j in range(w_out):
                 acc[j] += w * src[j]
         out[i, :] = acc
+        if y is not None:
+            total += _row_half_sq(acc, y[i, :w_out])
+    return total
 
 
 @njit_parallel
@@ -288,6 +309,32 @@ def extrapolate(x, x_prev, beta, out):
 
 
 @njit_parallel
+def residual_half_sq(a, a_prev, beta, y, out):
+    """``out = a + beta * (a - a_prev) - y``; returns ``0.5 * ||out||^2``.
+
+    The residual at the extrapolated point from the blurred iterates, in one
+    pass (:func:`extrapolate` then :func:`subtract_inplace_half_sq`). ``out``
+    may be ``a_prev``; with ``beta == 0`` ``a_prev`` is not read.
+    """
+    n, m = a.shape
+    total = 0.0
+    for i in prange(n):
+        row = 0.0
+        if beta == 0.0:
+            for j in range(m):
+                d = a[i, j] - y[i, j]
+                out[i, j] = d
+                row += d * d
+        else:
+            for j in range(m):
+                d = a[i, j] + beta * (a[i, j] - a_prev[i, j]) - y[i, j]
+                out[i, j] = d
+                row += d * d
+        total += row
+    return 0.5 * total
+
+
+@njit_parallel
 def subtract_inplace_half_sq(a, y):
     """``a -= y`` and return ``0.5 * ||a||^2`` (the data term from ``Ax``)."""
     n, m = a.shape
@@ -342,7 +389,8 @@ def free_gradient(z, g, lo, hi, active):
     """Zero ``g`` where the box holds ``z`` (at or beyond a bound, the gradient pushing outward).
 
     Marks those pixels in ``active`` (1, else 0); returns how many there
-    are, and how many pixels of ``z`` lie outside the box. Preconditioning only the rest keeps ``-P g`` a descent direction
+    are, how many pixels of ``z`` lie outside the box, and ``||g||^2`` after
+    the zeroing (the gradient norm without a pass of its own). Preconditioning only the rest keeps ``-P g`` a descent direction
     after the projection on the box (Bertsekas, "Projected Newton methods
     for optimization problems with simple constraints", SIAM J. Control
     Optim. 20, 1982): a non-diagonal ``P`` would otherwise carry the pull of
@@ -351,21 +399,27 @@ def free_gradient(z, g, lo, hi, active):
     n, m = z.shape
     total = 0
     outside = 0
+    norm_sq = 0.0
     for i in prange(n):
         row = 0
         row_outside = 0
+        row_sq = 0.0
         for j in range(m):
             v = z[i, j]
-            held = (v <= lo and g[i, j] > 0) or (v >= hi and g[i, j] < 0)
+            gj = g[i, j]
+            held = (v <= lo and gj > 0) or (v >= hi and gj < 0)
             active[i, j] = held
             if held:
-                g[i, j] = 0.0
+                gj = 0.0
+                g[i, j] = gj
                 row += 1
             if v < lo or v > hi:
                 row_outside += 1
+            row_sq += np.float64(gj) * np.float64(gj)
         total += row
         outside += row_outside
-    return total, outside
+        norm_sq += row_sq
+    return total, outside, norm_sq
 
 
 @njit_parallel

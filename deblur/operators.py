@@ -52,8 +52,8 @@ class _TapsConv:
         self.weights = kernel[a, b].astype(dtype)
         self.shape = kernel.shape
 
-    def forward(self, x, out):
-        _kernels.conv_valid_taps(x, self.rows, self.cols, self.weights, out)
+    def forward(self, x, out, y=None):
+        return _kernels.conv_valid_taps(x, self.rows, self.cols, self.weights, out, y)
 
     def adjoint(self, r, out):
         _kernels.corr_full_taps(r, self.rows, self.cols, self.weights, out)
@@ -69,8 +69,10 @@ class _SeparableConv:
         self.row = _TapsConv(row[None, :], dtype)
         self.shape = (column.size, row.size)
 
-    def forward(self, x, out):
-        _kernels.conv_valid_separable(x, self.col.rows, self.col.weights, self.row.cols, self.row.weights, out)
+    def forward(self, x, out, y=None):
+        return _kernels.conv_valid_separable(
+            x, self.col.rows, self.col.weights, self.row.cols, self.row.weights, out, y
+        )
 
     def adjoint(self, r, out):
         _kernels.corr_full_separable(r, self.col.rows, self.col.weights, self.row.cols, self.row.weights, out)
@@ -209,6 +211,17 @@ class BlurOperator:
         source = x if self.boundary == "valid" else _pad(x, self.pads, self.boundary)
         self._conv.forward(source, out)
         return out
+
+    def forward_data(self, x, out, y):
+        """``A x`` into ``out``; returns the data term ``0.5 ||A x - y||^2``.
+
+        The taps and separable engines form it on each output row as they
+        write it ('valid' boundary); otherwise it takes a pass of its own.
+        """
+        if self.boundary == "valid" and self.engine in ("taps", "separable"):
+            return float(self._conv.forward(x, out, y))
+        self.forward(x, out)
+        return _kernels.half_sq_diff(out, y)
 
     def adjoint(self, r, out=None):
         """``A^T r``: correlate a frame-shaped array back onto the domain."""

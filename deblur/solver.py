@@ -248,8 +248,7 @@ class GradientDescent:
         else:
             point = self.x
         residual = self.Ax_prev  # A z - y is formed in place of A x_prev
-        _kernels.extrapolate(self.Ax, self.Ax_prev, gamma, residual)
-        data = _kernels.subtract_inplace_half_sq(residual, prob.observed)
+        data = _kernels.residual_half_sq(self.Ax, self.Ax_prev, gamma, prob.observed, residual)
         if prob.data_mask is not None:  # clipped highlights (see Problem.censored)
             if prob.censored:
                 _kernels.censor_by_mask(residual, prob.data_mask)
@@ -263,8 +262,10 @@ class GradientDescent:
         reg = prob.regularizer.value_grad(point, prob.weight, self.g)
         self._held = self._outside = 0
         if self._use_active:
-            self._held, self._outside = _kernels.free_gradient(point, self.g, *prob.bounds, self._active)
-        self._gnorm = math.sqrt(_kernels.dot(self.g, self.g))
+            self._held, self._outside, norm_sq = _kernels.free_gradient(point, self.g, *prob.bounds, self._active)
+        else:
+            norm_sq = _kernels.dot(self.g, self.g)
+        self._gnorm = math.sqrt(norm_sq)
         if prob.preconditioner is not None:
             prob.preconditioner.apply(self.g, self.d)
         return point, data, prob.weight * reg
@@ -396,11 +397,15 @@ class GradientDescent:
                 point, self.d, eta, self.x, self.x_prev, delta, lo, hi, clip, self.g, candidate,
                 self._active, self._use_active,
             )
-            op.forward(candidate, self.Ax_prev)
+            candidate_data = None
+            if box_search and prob.data_mask is None:  # the data term comes with the blur
+                candidate_data = op.forward_data(candidate, self.Ax_prev, prob.observed)
+            else:
+                op.forward(candidate, self.Ax_prev)
             if armijo:
                 accepted = self._armijo_ok(cost_point, point, candidate)
             elif box_search:
-                candidate_cost = self._cost_at(candidate)
+                candidate_cost = self._cost_at(candidate, candidate_data)
                 accepted = candidate_cost <= reference + self._rounding * abs(reference)
                 if not accepted and halvings + 1 >= BOX_HALVINGS:
                     # no step falls below the reference (rounding, or an
@@ -447,9 +452,13 @@ class GradientDescent:
         self.iteration += 1
         return self._stop_after_step(eta, gnorm)
 
-    def _cost_at(self, candidate):
-        """The cost at ``candidate``, whose blur is in ``Ax_prev``."""
-        data, reg = self.problem.data_and_reg(candidate, self.Ax_prev)
+    def _cost_at(self, candidate, data=None):
+        """The cost at ``candidate``, whose blur is in ``Ax_prev`` and data term ``data`` (None: measure it)."""
+        prob = self.problem
+        if data is None:
+            data, reg = prob.data_and_reg(candidate, self.Ax_prev)
+        else:
+            reg = prob.weight * prob.regularizer.value(candidate)
         self._last_terms = (data, reg)
         return data + reg
 

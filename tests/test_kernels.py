@@ -274,11 +274,40 @@ def test_free_gradient(rng, dtype):
     held = ((z <= 0.0) & (g > 0)) | ((z >= 1.0) & (g < 0))
     active = np.empty(z.shape, np.uint8)
     expected = np.where(held, 0.0, g)
-    count, outside = _kernels.free_gradient(z, g, 0.0, 1.0, active)
+    count, outside, norm_sq = _kernels.free_gradient(z, g, 0.0, 1.0, active)
     assert count == np.count_nonzero(held)
     assert outside == np.count_nonzero((z < 0) | (z > 1))
     np.testing.assert_array_equal(active.astype(bool), held)
     np.testing.assert_array_equal(g, expected.astype(dtype))
+    assert norm_sq == pytest.approx(float(np.sum(expected.astype(np.float64) ** 2)), rel=RTOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("beta", [0.0, 0.7])
+def test_residual_half_sq(rng, dtype, beta):
+    a, a_prev, y = (rng.standard_normal((6, 11)).astype(dtype) for _ in range(3))
+    expected = a.astype(np.float64) + beta * (a.astype(np.float64) - a_prev) - y
+    out = a_prev.copy()  # in place of a_prev, as the solver does
+    value = _kernels.residual_half_sq(a, a_prev if beta else np.full_like(a, np.nan), beta, y, out)
+    assert_close(out, expected, dtype)
+    assert value == pytest.approx(0.5 * float(np.sum(expected**2)), rel=RTOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("engine", ["taps", "separable", "fft"])
+def test_forward_data_is_the_blur_and_its_data_term(rng, dtype, engine):
+    from deblur.operators import BlurOperator
+
+    kernel = np.outer([1.0, 2.0, 1.0], [1.0, 3.0, 2.0, 1.0])
+    kernel /= kernel.sum()
+    op = BlurOperator(kernel, (9, 12), "valid", dtype, engine=engine)
+    x = rng.random(op.domain_shape).astype(dtype)
+    y = rng.random(op.range_shape).astype(dtype)
+    out = np.empty(op.range_shape, dtype)
+    value = op.forward_data(x, out, y)
+    blurred = op.forward(x)
+    assert_close(out, blurred, dtype)
+    assert value == pytest.approx(0.5 * float(np.sum((blurred.astype(np.float64) - y) ** 2)), rel=10 * RTOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
