@@ -83,14 +83,24 @@ class SpectralBuffer:
         n, m = out.shape
         buf = scipy.fft.ifft(self._array, axis=0, overwrite_x=True, workers=-1)
         self._array = buf
-        wraps = not (0 <= row_shift and row_shift + n <= rows and 0 <= col_shift and col_shift + m <= cols)
-        col_index = (np.arange(m) + col_shift) % cols if wraps else None
+        # a window that wraps round the grid is copied in (at most two) plain
+        # slices per axis: fancy indexing gathered each element on one thread
+        col_pieces = _segments(col_shift, m, cols)
         for r0 in range(0, n, BLOCK_ROWS):
             r1 = min(n, r0 + BLOCK_ROWS)
-            if wraps:
-                block = scipy.fft.irfft(buf[(np.arange(r0, r1) + row_shift) % rows], n=cols, axis=1, workers=-1)
-                out[r0:r1] = block[:, col_index]
-            else:
-                block = scipy.fft.irfft(buf[r0 + row_shift : r1 + row_shift], n=cols, axis=1, workers=-1)
-                out[r0:r1] = block[:, col_shift : col_shift + m]
+            for s0, s1, d0 in _segments(r0 + row_shift, r1 - r0, rows):
+                block = scipy.fft.irfft(buf[s0:s1], n=cols, axis=1, workers=-1)
+                for c0, c1, e0 in col_pieces:
+                    out[r0 + d0 : r0 + d0 + s1 - s0, e0 : e0 + c1 - c0] = block[:, c0:c1]
         return out
+
+
+def _segments(start, length, period):
+    """``[(src_start, src_stop, dst_offset)]``: the indices ``(start + i) % period``, ``i < length``, as slices."""
+    pieces, done = [], 0
+    while done < length:
+        s0 = (start + done) % period
+        s1 = min(period, s0 + length - done)
+        pieces.append((s0, s1, done))
+        done += s1 - s0
+    return pieces
