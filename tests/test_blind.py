@@ -171,10 +171,9 @@ def test_saturated_highlights_are_outliers(rng):
     assert record.clipped_fraction > 0.005
     k_naive, _ = estimate(observed, saturation=None)
     err_robust, err_naive = kernel_error(k_robust, kernel), kernel_error(k_naive, kernel)
-    # measured 1.00 (0.97 before the spectrum check, which shrinks the 21 px estimate to the
-    # true 13 px; 0.86 with the clipped pixels kept; a delta is at 1.81): on this scene leaving
+    # measured 0.97 (0.86 with the clipped pixels kept; a delta is at 1.81): on this scene leaving
     # them out neither helps nor hurts the kernel much; the restore is where they ring, see below
-    assert err_robust < 1.1, f"kernel L1 error {err_robust:.2f} with clipped pixels left out"
+    assert err_robust < 1.0, f"kernel L1 error {err_robust:.2f} with clipped pixels left out"
     assert err_robust <= err_naive + 0.15
 
 
@@ -388,5 +387,5 @@ def test_confident_estimate_says_so(rng):
     k, record = estimate(blur(camera_crop(), psf.motion(9, 30), 0.005, rng))
     assert record.status == "estimated"
     assert 0.0 < record.confidence <= 1.0
-    assert set(record.spectrum) == {"scales", "gains"} and len(record.spectrum["gains"]) == 5
+    assert record.spectrum_gain > 0
     assert "start_kernels" not in record.as_dict()

@@ -6,8 +6,8 @@ from scipy.signal import fftconvolve
 from skimage import data
 
 from deblur import psf
-from deblur.blind.spectrum import best_scale, evidence, periodic_component
-from deblur.blind.support import resample_kernel, odd
+from deblur.blind.spectrum import evidence, periodic_component
+from deblur.blind.support import resample_kernel
 
 
 def scene(n=320):
@@ -39,18 +39,19 @@ def test_the_true_kernel_beats_no_blur_and_a_wrong_size():
     assert true_gain > big_gain and true_gain > small_gain
 
 
-def test_best_scale_shrinks_an_oversized_estimate():
-    kernel = psf.gaussian(1.5)
-    y = blurred(kernel)
-    oversized = resample_kernel(kernel, 2.0, odd(2 * kernel.shape[0] + 1))
-    scale, shrunk, gains = best_scale(y, oversized, 0.01)
-    assert scale <= 0.7
-    assert shrunk.sum() == pytest.approx(1.0)
-    scale_true, _, _ = best_scale(y, kernel, 0.01)
-    assert scale_true >= 0.85
-
-
 def test_a_sharp_photo_supports_no_large_blur():
     y = scene() + 0.01 * np.random.default_rng(1).standard_normal(scene().shape)
     (gain,) = evidence(y, [psf.gaussian(3.0)], 0.01)
     assert gain < 0
+
+
+def test_a_sharp_photo_falls_back(rng):
+    """With the sharpness test off, the estimator finds a kernel in a sharp photo; the spectrum check refuses it."""
+    from deblur.blind import estimate
+
+    y = np.clip(scene(256) + 0.01 * rng.standard_normal((256, 256)), 0, 1)
+    _, unchecked = estimate(y, sharp_steepness=None, spectral_check=False)
+    assert unchecked.status == "estimated"
+    kernel, record = estimate(y, sharp_steepness=None)
+    assert record.status == "fallback" and record.spectrum_gain < 0
+    assert "power spectrum" in record.reason and kernel.shape == (3, 3)

@@ -37,7 +37,6 @@ whether the estimation fell back to a delta. :func:`clipped_mask` gives the
 data-term weights that drop saturated pixels.
 """
 
-import math
 import numbers
 import warnings
 
@@ -52,8 +51,8 @@ from .kernel_step import edge_threshold
 from .outliers import clipped_mask
 from .pyramid import downsample, plan
 from .record import RECORD_COLUMNS, EstimationRecord
-from .spectrum import SCALES, best_scale
-from .support import auto_size, delta, extent, fit_support, odd
+from .spectrum import evidence
+from .support import auto_size, delta, odd
 from ..weights import estimate_noise
 
 __all__ = [
@@ -206,35 +205,21 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
 
 
 def _check_spectrum(y, kernel, size, score, record, mask=None):
-    """Shrink the estimate to the size the photo's power spectrum supports; no support at all: no blur.
+    """No blur when the photo's power spectrum is explained no better by the kernel than by none.
 
     See :mod:`deblur.blind.spectrum`. A size the user gave is kept; the check
     then only sets the confidence.
     """
-    scale, shrunk, gains = best_scale(y, kernel, estimate_noise(y), weights=mask)
-    record.spectrum = {"scales": list(SCALES), "gains": [float(g) for g in gains]}
-    best = max(gains)
-    if not best > 0:  # nan (image too small to tell) passes
-        if math.isnan(best):
-            return kernel, record
-        why = "the photo's power spectrum shows no blur that the kernel explains"
-        if size is None:
-            return _fallback(y, kernel.shape[0], size, score, why, record)
-        record.confidence, record.reason = 0.0, why
+    if min(y.shape) < 64:
         return kernel, record
-    if scale < 1.0:
-        own = gains[SCALES.index(1.0)]
-        record.confidence = min(record.confidence, max(0.0, own) / best)
-        if size is None:
-            shrunk = fit_support(shrunk, min(shrunk.shape[0], odd(2 * (extent(shrunk) + 2) + 1)))
-            record.reason = (
-                f"the photo's power spectrum supports a kernel {scale:g}x the estimate's size: "
-                f"using it shrunk to {shrunk.shape[0]} px (from {kernel.shape[0]})"
-            )
-            record.size = shrunk.shape[0]
-            record.message += f"; shrunk to {shrunk.shape[0]} px by the spectrum check"
-            return shrunk, record
-        record.reason = f"the photo's power spectrum supports a kernel {scale:g}x the estimate's size"
+    (gain,) = evidence(y, [kernel], estimate_noise(y), mask)
+    record.spectrum_gain = float(gain)
+    if gain > 0:
+        return kernel, record
+    why = "the photo's power spectrum is explained no better by the kernel than by no blur"
+    if size is None:
+        return _fallback(y, kernel.shape[0], size, score, why, record)
+    record.confidence, record.reason = 0.0, why
     return kernel, record
 
 

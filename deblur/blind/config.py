@@ -70,9 +70,9 @@ class BlindOptions:
         ``min_structure``: below this edge-to-noise score the image is declared
         featureless and a delta is returned; ``sharp_steepness``: at or above this edge
         steepness the photo is taken as sharp (no blur detected, a delta is returned;
-        ``None`` always estimates); ``spectral_check``: with an automatic size, shrink
-        the estimate to the size the photo's power spectrum supports best, and use no
-        blur when it supports none (:mod:`deblur.blind.spectrum`).
+        ``None`` always estimates); ``spectral_check``: with an automatic size, use no
+        blur when the photo's power spectrum is explained no better by the estimate than
+        by no blur (:mod:`deblur.blind.spectrum`).
     Speed
         ``max_pixels``: the finest level is estimated on the most textured crop of at most
         this many pixels; ``workers``: FFT threads.

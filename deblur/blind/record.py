@@ -70,9 +70,9 @@ class EstimationRecord:
     growths : list of dict
         The automatic support's growth: one entry per run (``support``,
         ``touches``, ``size``), the last one kept.
-    spectrum : dict
-        The spectrum check: ``scales`` (sizes relative to the estimate) and their
-        ``gains`` (log-likelihood per frequency over no blur; see
+    spectrum_gain : float
+        The spectrum check: log-likelihood per frequency of the photo's power
+        spectrum under the kernel, over no blur (<= 0: not used; see
         :mod:`deblur.blind.spectrum`).
     elapsed : float
         Total seconds.
@@ -97,7 +97,7 @@ class EstimationRecord:
     edge_mass: float = math.nan
     start_support: int = 0
     growths: list = field(default_factory=list)
-    spectrum: dict = field(default_factory=dict)
+    spectrum_gain: float = math.nan
     elapsed: float = 0.0
     start_kernels: list = field(default_factory=list, repr=False)
 
