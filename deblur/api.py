@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from . import coarse
 from . import color as color_module
 from .images import check_image, from_float, to_float
 from . import psf as psf_module
@@ -106,6 +107,23 @@ def _check_options(schedule, lr, momentum, variant, max_num_iter, tol, gtol, tim
         gtol=_positive_number("gtol", gtol, allow_zero=True),
         time_limit=_positive_number("time_limit", time_limit),
         seed=seed,
+    )
+
+
+def _preconditioner(name, boundary, operator, mu, dtype):
+    """The preconditioner of one channel's problem (None for 'none')."""
+    if name != "fourier":
+        return None
+    if boundary == "reflect":
+        return CosinePreconditioner(operator.psf, operator.domain_shape, mu, dtype)
+    return FourierPreconditioner(
+        operator.psf,
+        operator.domain_shape,
+        mu,
+        dtype,
+        periodic=boundary == "periodic",
+        buffer=operator.spectral_buffer,
+        kernel_spectrum=operator.kernel_spectrum,
     )
 
 
@@ -315,24 +333,22 @@ def solve(
             observed = np.ascontiguousarray(to_float(channels_last[..., c], dtype))
         lam, sigma = image_weight(observed, reg.name) if weight == "auto" else (weight, None)
         bounds = (min(0.0, float(observed.min())), max(1.0, float(observed.max()))) if clip else None
-        precond = None
-        if preconditioner == "fourier" and boundary == "reflect":
-            precond = CosinePreconditioner(kernel, operator.domain_shape, lam * reg.curvature, dtype)
-        elif preconditioner == "fourier":
-            precond = FourierPreconditioner(
-                kernel,
-                operator.domain_shape,
-                lam * reg.curvature,
-                dtype,
-                periodic=boundary == "periodic",
-                buffer=operator.spectral_buffer,
-                kernel_spectrum=operator.kernel_spectrum,
-            )
         # a clipped pixel bounds the luminance (and each RGB channel) from below; its colour
         # differences it does not bound, and they leave the data term there (fitted as
         # observed instead, night scenes lost 0.9-1.8 dB in benchmarks/blind_scenes.py)
         censored = not (opponent and c > 0)
-        problem = Problem(operator, observed, reg, lam, bounds, precond, data_mask, censored=censored)
+        # the smooth colour differences on a grid twice as coarse (deblur/coarse.py)
+        view = None
+        if opponent and c > 0 and boundary != "periodic" and coarse.fits(observed.shape, kernel.shape):
+            frame = observed.shape
+            observed = coarse.half_image(observed)
+            channel_op = BlurOperator(coarse.half_kernel(kernel), observed.shape, boundary, dtype)
+            channel_lam, channel_mask = lam * coarse.weight_scale(reg), coarse.half_mask(data_mask)
+            view = lambda image, frame=frame: coarse.upsample(image, frame)  # noqa: E731
+        else:
+            channel_op, channel_lam, channel_mask = operator, lam, data_mask
+        precond = _preconditioner(preconditioner, boundary, channel_op, channel_lam * reg.curvature, dtype)
+        problem = Problem(channel_op, observed, reg, channel_lam, bounds, precond, channel_mask, censored=censored)
         channel_options = options
         if options.time_limit is not None:
             remaining = options.time_limit - (time.perf_counter() - start)
@@ -349,8 +365,10 @@ def solve(
             # errors are measured in the orthonormal basis, where they add up as in RGB
             span = color_module.OPPONENT_SPAN[c] if opponent else 1.0
             metrics = _metrics_for(ref[..., c] * span, span)
-        run = GradientDescent(problem, operator.initial_guess(observed), channel_options, callback, metrics, c).run()
-        image_view = run.image
+        run = GradientDescent(
+            problem, channel_op.initial_guess(observed), channel_options, callback, metrics, c, view=view
+        ).run()
+        image_view = run.image if view is None else view(run.image)
         run.release()  # drop the solver's work arrays before the answer is copied out
         out[..., c] = image_view
         del image_view
@@ -361,7 +379,7 @@ def solve(
         reasons.append(run.stop_reason)
         lipschitz.append(run.lipschitz)
         iterations.append(run.iteration)
-        del run, problem, observed
+        del run, problem, observed, precond, channel_op
 
     if opponent:
         del rgb

@@ -129,17 +129,25 @@ class State:
     """What a callback sees after each iteration; return True from it to stop."""
 
     iteration: int  # steps taken
-    image: np.ndarray  # estimate after those steps, cropped to the frame (a view: copy to keep)
+    _image: object  # the estimate, or a function that forms it (read through ``image``)
     cost: float  # cost where the last step's gradient was taken (measuring the new image would cost a pass)
     step: float
     grad_norm: float
+
+    @property
+    def image(self):
+        """Estimate after those steps, cropped to the frame (a view: copy to keep); formed on first use."""
+        if callable(self._image):
+            self._image = self._image()
+        return self._image
 
 
 class GradientDescent:
     """Run gradient descent on a :class:`Problem` (setup, step, run)."""
 
-    def __init__(self, problem, x0, options, callback=None, metrics=None, channel=0):
+    def __init__(self, problem, x0, options, callback=None, metrics=None, channel=0, view=None):
         self.problem = problem
+        self.view = view  # callable(cropped image) -> the image callbacks and metrics see (a finer grid), or None
         self.options = options
         self.callback = callback
         self.metrics = metrics  # callable(frame_image) -> (psnr, ssim) or None
@@ -198,7 +206,7 @@ class GradientDescent:
     def _record(self, iteration, data, reg, step, gnorm, image):
         psnr = ssim = math.nan
         if self.metrics is not None:
-            psnr, ssim = self.metrics(self.problem.operator.crop(image))
+            psnr, ssim = self.metrics(self._seen(image))
         self.history.append(
             iteration=iteration,
             cost=data + reg,
@@ -487,7 +495,9 @@ class GradientDescent:
         opts = self.options
         if self.callback is not None:
             cost = self.history["cost"][-1]
-            state = State(self.iteration, self.problem.operator.crop(self.x), cost, eta, gnorm)
+            x = self.x
+            image = self._seen(x) if self.view is None else (lambda: self._seen(x))
+            state = State(self.iteration, image, cost, eta, gnorm)
             if self.callback(state):
                 self.stop_reason = "callback"
                 return False
@@ -527,7 +537,11 @@ class GradientDescent:
         self.x_prev = self.g = self.d = self.Ax = self.Ax_prev = self._active = self._best = None
         self._pool = [self.x]
 
+    def _seen(self, x):
+        cropped = self.problem.operator.crop(x)
+        return cropped if self.view is None else self.view(cropped)
+
     @property
     def image(self):
-        """The current estimate cropped to the frame."""
+        """The current estimate cropped to the frame (on the solver's own grid)."""
         return self.problem.operator.crop(self.x)

@@ -1,0 +1,111 @@
+"""The colour differences of the opponent basis restored on a grid twice as coarse.
+
+The two colour differences of :mod:`deblur.color` are smooth (the eye
+resolves colour far less finely than brightness, and cameras' demosaicing
+and JPEG's chroma subsampling leave little colour detail at the pixel
+scale), so they are restored at half the resolution and interpolated back:
+a quarter of the pixels per iteration for two of the three channels.
+
+Half the resolution of the model ``y = k * x + n``, sampled at the even
+pixels after the tent filter ``t = [1/4, 1/2, 1/4]`` along each axis:
+
+- observation ``y2 = (t * y)[::2, ::2]``;
+- kernel ``k2 = (t * k)`` sampled every second tap around its centre (so a
+  delta stays a delta at the same place), renormalised;
+- weight: with ``x = U x2`` (``U`` the linear interpolation back), the
+  image gradients are half as steep on the coarse grid and there are a
+  quarter as many pixels, as for the data term; so the penalty
+  ``sum |grad x|^p`` keeps its balance with the data at ``lambda 2^-p``
+  (``p`` 2 for Tikhonov, 1 for TV);
+- a pixel left out of the data term (clipped) leaves out every coarse pixel
+  whose tent reaches it.
+
+benchmarks/quality.py (24 cases of 256 x 256, 10 in colour) and
+benchmarks/large_photo.py measure what it costs and gains (README).
+"""
+
+import numpy as np
+from scipy import ndimage, signal
+
+__all__ = ["fits", "half_image", "half_kernel", "half_mask", "upsample", "weight_scale"]
+
+TENT = np.array([0.25, 0.5, 0.25])
+# Smallest coarse frame side (fine frames from 256 px) for the change of grid: on
+# smaller frames the coarse boundary band and the interpolation's edges are a
+# larger share of the image, and the time saved is small.
+MIN_SIDE = 128
+
+
+def _half_length(n):
+    return (n + 1) // 2
+
+
+def fits(frame_shape, kernel_shape):
+    """True when the coarse frame is at least :data:`MIN_SIDE` and the coarse kernel's size."""
+    k2 = half_kernel_shape(kernel_shape)
+    return all(_half_length(n) >= max(MIN_SIDE, k) for n, k in zip(frame_shape, k2))
+
+
+def half_image(y):
+    """``(t * y)[::2, ::2]`` with the tent ``t`` on both axes (edges replicated), in ``y``'s dtype."""
+    smooth = ndimage.convolve1d(y, TENT.astype(y.dtype), axis=0, mode="nearest")
+    smooth = ndimage.convolve1d(smooth, TENT.astype(y.dtype), axis=1, mode="nearest")
+    return np.ascontiguousarray(smooth[::2, ::2])
+
+
+def half_kernel_shape(kernel_shape):
+    """Shape of :func:`half_kernel`'s result."""
+    return tuple(len(range((n // 2 + 1) % 2, n + 2, 2)) for n in kernel_shape)
+
+
+def half_kernel(kernel):
+    """The kernel on the coarse grid: ``t * k`` every second tap, centre on centre, summing to 1.
+
+    ``t * k`` has its centre at ``n // 2 + 1``; the taps of that parity are
+    kept, which puts it at ``m // 2`` of the ``m`` kept, where
+    :func:`deblur.operators.kernel_padding` expects it.
+    """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    smooth = signal.convolve2d(kernel, np.outer(TENT, TENT))
+    kh, kw = kernel.shape
+    small = smooth[(kh // 2 + 1) % 2 :: 2, (kw // 2 + 1) % 2 :: 2]
+    return small / small.sum()
+
+
+def half_mask(mask):
+    """Coarse pixels whose tent reaches only pixels in the data term (``mask`` True), or None."""
+    if mask is None:
+        return None
+    kept = ndimage.minimum_filter(mask.astype(np.uint8), size=3, mode="nearest")[::2, ::2]
+    kept = np.ascontiguousarray(kept > 0)
+    return None if kept.all() else kept
+
+
+def upsample(x2, shape):
+    """Linear interpolation of the coarse image back to ``shape``: fine pixel ``p`` at coarse ``p / 2``."""
+    out = _upsample_axis(np.asarray(x2), shape[0], 0)
+    return _upsample_axis(out, shape[1], 1)
+
+
+def _upsample_axis(x, n, axis):
+    last = x.shape[axis] - 1
+    even = np.take(x, np.minimum(np.arange(0, n, 2) // 2, last), axis=axis)
+    nxt = np.take(x, np.minimum(np.arange(0, n, 2) // 2 + 1, last), axis=axis)
+    out_shape = list(x.shape)
+    out_shape[axis] = n
+    out = np.empty(out_shape, dtype=x.dtype)
+    index = [slice(None)] * x.ndim
+    index[axis] = slice(0, n, 2)
+    out[tuple(index)] = even
+    index[axis] = slice(1, n, 2)
+    odd = (n // 2,)
+    take = [slice(None)] * x.ndim
+    take[axis] = slice(0, odd[0])
+    out[tuple(index)] = 0.5 * (even[tuple(take)] + nxt[tuple(take)])
+    return out
+
+
+def weight_scale(regularizer):
+    """``2^-p`` of the penalty (see the module notes): the weight on the coarse grid per unit weight."""
+    p = {"tikhonov": 2.0, "tv": 1.0, "hyper-laplacian": regularizer.p}.get(regularizer.name, 0.0)
+    return 2.0**-p
