@@ -69,6 +69,16 @@ def _clipped_mask(channels_last):
     return np.ascontiguousarray(clipped_mask(to_float(channels_last, np.dtype(np.float32)), CLIPPED_LEVEL) > 0)
 
 
+def _model_error_factor(channels_last, estimation, regularizer):
+    """How much stronger the automatic weight is with an estimated kernel (see weights.model_error_factor)."""
+    from .blind import luminance
+    from .weights import estimate_noise, model_error_factor
+
+    gray = channels_last[..., 0] if channels_last.shape[-1] == 1 else channels_last
+    sigma = estimate_noise(luminance(gray, None if gray.ndim == 2 else -1))
+    return model_error_factor(getattr(estimation, "model_sigma", math.nan), sigma, regularizer)
+
+
 def _positive_number(name, value, allow_none=True, allow_zero=False):
     if value is None and allow_none:
         return None
@@ -197,7 +207,9 @@ def solve(
         The penalty ``R`` on image gradients (see :mod:`deblur.regularizers`).
     weight : 'auto' or float
         lambda. ``'auto'`` sets it from the estimated noise level (see
-        :mod:`deblur.weights`).
+        :mod:`deblur.weights`); with ``psf='estimate'`` from the residual the
+        blind model leaves when that is larger (kernel errors count as noise:
+        :func:`deblur.weights.model_error_factor`).
     boundary : {'valid', 'reflect', 'periodic'}
         Boundary model. 'valid' (default) solves for the scene beyond the
         frame as well, so nothing outside the frame is guessed and edges do
@@ -322,6 +334,7 @@ def solve(
         rgb_box = (np.minimum(0.0, rgb.min(axis=(0, 1))), np.maximum(1.0, rgb.max(axis=(0, 1))))
         if ref is not None:
             ref = color_module.rgb_to_opponent(ref)
+    model_factor = _model_error_factor(channels_last, estimation, reg.name) if estimated else 1.0
     histories, events, weights, sigmas, reasons, iterations, lipschitz = [], [], [], [], [], [], []
     # each channel's answer goes straight into the output (no list of copies to stack)
     out = np.empty(channels_last.shape, dtype=dtype)
@@ -332,6 +345,7 @@ def solve(
         else:
             observed = np.ascontiguousarray(to_float(channels_last[..., c], dtype))
         lam, sigma = image_weight(observed, reg.name) if weight == "auto" else (weight, None)
+        lam *= model_factor if weight == "auto" else 1.0
         bounds = (min(0.0, float(observed.min())), max(1.0, float(observed.max()))) if clip else None
         # a clipped pixel bounds the luminance (and each RGB channel) from below; its colour
         # differences it does not bound, and they leave the data term there (fitted as
@@ -415,6 +429,7 @@ def solve(
         seed=seed,
         engine=operator.engine,
         clipped_pixels_ignored=0 if data_mask is None else int(data_mask.size - np.count_nonzero(data_mask)),
+        model_error_factor=model_factor,
         lipschitz=lipschitz,
     )
     return SolveResult(

@@ -116,3 +116,20 @@ def image_weight(image, regularizer):
     """``(lambda, sigma)`` of the rule for a 2-D float image in [0, 1] units."""
     sigma = estimate_noise(image)
     return auto_weight(sigma, regularizer, estimate_content(image, sigma)), sigma
+
+
+def model_error_factor(model_sigma, noise_sigma, regularizer):
+    """Weight factor for a restore with an *estimated* kernel: the noise the blind model leaves.
+
+    A kernel estimate is never exact, and its error ``dk * x`` adds to the
+    observation what the restore cannot tell from noise -- signal-dependent,
+    largest at edges, where a sharp restore turns it into ringing. The blind
+    estimation's own residual (``model_sigma``: RMS of ``k * x - y`` for its
+    latent ``x`` at full resolution) holds both the noise and that error; the
+    rule's ``lambda ~ sigma^A`` is then applied to ``max(model_sigma, sigma)``,
+    the discrepancy principle (Morozov 1966) for the blind model. Returns
+    ``(max(model_sigma, noise_sigma) / noise_sigma) ** A`` (1 when unknown).
+    """
+    if not (model_sigma > 0 and noise_sigma > 0 and math.isfinite(model_sigma)):
+        return 1.0
+    return max(1.0, model_sigma / noise_sigma) ** WEIGHT_RULES[regularizer][1]

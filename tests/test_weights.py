@@ -56,3 +56,31 @@ def test_block_noise_finds_a_shifted_grid():
 def test_tiny_or_flat_images():
     assert block_noise(np.full((16, 16), 0.5)) == 0.0
     assert estimate_noise(np.full((64, 64), 0.5)) == NOISE_FLOOR
+
+
+def test_model_error_factor():
+    from deblur.weights import WEIGHT_RULES, model_error_factor
+
+    a = WEIGHT_RULES["hyper-laplacian"][1]
+    assert model_error_factor(0.02, 0.01, "hyper-laplacian") == pytest.approx(2.0**a)
+    assert model_error_factor(0.005, 0.01, "hyper-laplacian") == 1.0  # never weaker than the noise asks
+    assert model_error_factor(float("nan"), 0.01, "tv") == 1.0
+
+
+def test_blind_restore_weight_follows_the_model_residual():
+    """With psf='estimate' the weight grows by the factor the estimation's residual asks; with a given kernel, not."""
+    import deblur
+    from deblur import psf
+
+    rng = np.random.default_rng(0)
+    from scipy.signal import fftconvolve
+
+    y = fftconvolve(data.camera()[100:300, 100:300] / 255.0, psf.motion(9, 30), mode="valid")
+    y = np.clip(y + 0.002 * rng.standard_normal(y.shape), 0, 1)
+    blind = deblur.solve(y, "estimate", max_num_iter=2)
+    assert blind.psf_estimation.status == "estimated"
+    factor = blind.settings["model_error_factor"]
+    assert factor > 1.0
+    given = deblur.solve(y, blind.psf, max_num_iter=2)
+    assert given.settings["model_error_factor"] == 1.0
+    assert blind.weight == pytest.approx(factor * given.weight, rel=1e-6)

@@ -182,6 +182,8 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
         y = y[t : t + ch, l : l + cw]
         mask = None if mask is None else mask[t : t + ch, l : l + cw]
     kernel, record = _estimate_growing(y, size, opts, mask)
+    if len(record):  # the residual the blind model leaves, for the restore's weight
+        record.model_sigma = float(np.sqrt(2.0 * record["data"][-1]))
     record.structure = score
     record.steepness = steep
     record.crop = None if crop[2:] == tuple(np.shape(image)[:2]) else list(crop)

@@ -74,6 +74,10 @@ class EstimationRecord:
         The spectrum check: log-likelihood per frequency of the photo's power
         spectrum under the kernel, over no blur (<= 0: not used; see
         :mod:`deblur.blind.spectrum`).
+    model_sigma : float
+        RMS residual ``k * x - y`` of the kept run's last latent at full resolution
+        (noise plus what the kernel and the sparse latent do not explain); a restore
+        with the estimate sets its weight from it (:func:`deblur.weights.model_error_factor`).
     elapsed : float
         Total seconds.
     """
@@ -98,6 +102,7 @@ class EstimationRecord:
     start_support: int = 0
     growths: list = field(default_factory=list)
     spectrum_gain: float = math.nan
+    model_sigma: float = math.nan
     elapsed: float = 0.0
     start_kernels: list = field(default_factory=list, repr=False)
 
