@@ -90,8 +90,11 @@ def main(argv=None):
             published[m] = np.load(path) if os.path.exists(path) else None
         for p in protocols:
             ssd_true = common.ssd_best_shift(common.restore(blurred, true_k, "default" if p == "path" else p), sharp)
-            ours_p = "default" if p == "path" and record.status != "estimated" else p  # no blur found: no mask
-            r_ours = common.ssd_best_shift(common.restore(blurred, kernel, ours_p), sharp) / ssd_true
+            if p == "path":  # the path itself: estimation, its checks, the weight it sets (--option not applied)
+                ours = common.deblur.restore(blurred, "estimate", boundary="valid")
+            else:
+                ours = common.restore(blurred, kernel, p)
+            r_ours = common.ssd_best_shift(ours, sharp) / ssd_true
             ratios[p]["ours"].append(r_ours)
             row[f"{p}:ours"] = r_ours
             for m in methods:
