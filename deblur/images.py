@@ -9,11 +9,14 @@ import numbers
 
 import numpy as np
 
-__all__ = ["INT_SCALE", "check_image", "to_float", "from_float"]
+__all__ = ["INT_SCALE", "check_image", "to_float", "from_float", "to_integer"]
 
 INT_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 # Float images are nominally in [0, 1]; far beyond, float32 maths overflows.
 _FLOAT_LIMIT = 1e6
+# Pixels (array elements) per block of rows in the float -> integer conversions:
+# their temporaries stay a few MB whatever the image size.
+_BLOCK_PIXELS = 1 << 18
 
 
 def check_image(image, channel_axis, name="image"):
@@ -70,12 +73,69 @@ def to_float(image, dtype):
     return image.astype(dtype, copy=False)
 
 
+def _row_blocks(values):
+    """Slices along axis 0 covering ``values`` by blocks of about :data:`_BLOCK_PIXELS` elements."""
+    rows = values.shape[0]
+    row_size = values.size // rows if rows else 0
+    step = max(1, _BLOCK_PIXELS // max(row_size, 1))
+    return [slice(i, i + step) for i in range(0, rows, step)]
+
+
+def _convert_by_rows(values, dtype, convert):
+    """``convert(block)`` for each block of rows, written into one ``dtype`` array (no full-size temporaries)."""
+    values = np.asarray(values)
+    if values.ndim == 0:
+        return convert(values.reshape(1))[0].astype(dtype)
+    out = np.empty(values.shape, dtype)
+    for rows in _row_blocks(values):
+        out[rows] = convert(values[rows])
+    return out
+
+
+def to_integer(values, dtype):
+    """Float values in [0, 1] to ``uint8`` / ``uint16``: ``clip(rint(values * scale), 0, scale)``.
+
+    The result is that of the product taken exactly (as in float64, where a
+    float32 or float16 value times 255 or 65535 is exact), but the work is
+    done by blocks of rows in float32 for float32 and float16 input: a float32
+    product differs from the exact one in its rounding only, which can move it
+    onto a half-way point ``k + 0.5`` but never across one; those few
+    elements are recomputed in float64. Wider floats and integers go through
+    float64, as before. Values outside [0, 1] are clipped; NaN is not
+    supported.
+    """
+    dtype = np.dtype(dtype)
+    scale = INT_SCALE[dtype]
+    values = np.asarray(values)
+    if values.dtype.kind == "f" and values.dtype.itemsize <= 4:
+        scale32 = np.float32(scale)
+
+        def convert(block):
+            product = np.multiply(block, scale32, dtype=np.float32)
+            rounded = np.rint(product)
+            with np.errstate(invalid="ignore"):  # inf - inf for values beyond float32 once scaled
+                np.subtract(product, rounded, out=product)
+            np.abs(product, out=product)
+            ties = product == 0.5
+            if ties.any():
+                rounded[ties] = np.rint(block[ties].astype(np.float64) * scale)
+            return np.clip(rounded, 0.0, scale32, out=rounded)
+
+    else:
+
+        def convert(block):
+            return np.clip(np.rint(np.asarray(block, dtype=np.float64) * scale), 0, scale)
+
+    return _convert_by_rows(values, dtype, convert)
+
+
 def from_float(image, dtype):
     """Float results back to ``dtype``: integers rounded from [0, 1] (clipped), floats cast."""
     dtype = np.dtype(dtype).newbyteorder("=")
     if dtype in INT_SCALE:
-        scaled = np.rint(np.clip(image, 0.0, 1.0) * INT_SCALE[dtype])
-        return scaled.astype(dtype)
+        scale = INT_SCALE[dtype]
+        # In the image's own dtype, as always; by blocks of rows to keep the temporaries small.
+        return _convert_by_rows(image, dtype, lambda block: np.rint(np.clip(block, 0.0, 1.0) * scale))
     if np.finfo(dtype).max < np.finfo(image.dtype).max:  # float16: keep within its range
         image = np.clip(image, -np.finfo(dtype).max, np.finfo(dtype).max)
     return image.astype(dtype, copy=False)

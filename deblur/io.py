@@ -33,6 +33,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from . import images as _images
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageData",
@@ -144,7 +146,8 @@ def from_float(values, dtype):
     scale = _MAX.get(dtype)
     if scale is None:
         return np.asarray(values).astype(dtype)
-    return np.clip(np.rint(np.asarray(values, dtype=np.float64) * scale), 0, scale).astype(dtype)
+    # Rounded as clip(rint(float64(values) * scale)), computed by blocks of rows in float32.
+    return _images.to_integer(values, dtype)
 
 
 def _convert_depth(pixels, dtype):
