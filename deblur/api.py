@@ -353,7 +353,7 @@ def solve(
         censored = not (opponent and c > 0)
         # the smooth colour differences on a grid twice as coarse (deblur/coarse.py)
         view = None
-        if opponent and c > 0 and boundary != "periodic" and coarse.fits(observed.shape, kernel.shape):
+        if opponent and c > 0 and boundary != "periodic" and coarse.fits(observed.shape, kernel):
             frame = observed.shape
             observed = coarse.half_image(observed)
             channel_op = BlurOperator(coarse.half_kernel(kernel), observed.shape, boundary, dtype)

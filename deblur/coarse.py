@@ -40,10 +40,28 @@ def _half_length(n):
     return (n + 1) // 2
 
 
-def fits(frame_shape, kernel_shape):
-    """True when the coarse frame is at least :data:`MIN_SIDE` and the coarse kernel's size."""
-    k2 = half_kernel_shape(kernel_shape)
-    return all(_half_length(n) >= max(MIN_SIDE, k) for n, k in zip(frame_shape, k2))
+# The coarse grid drops what lies above half the Nyquist frequency in either axis; a blur
+# that lets more than this share of that band's power through (no blur at all: 1; every
+# benchmark kernel, 5-px Gaussian to 75-px shake: <= 0.045) leaves detail there to keep.
+MAX_TOP_OCTAVE = 0.1
+
+
+def top_octave_power(kernel, grid=64):
+    """Mean ``|K(w)|^2`` over the frequencies the coarse grid cannot hold (``max(|fx|, |fy|) > 1/4``)."""
+    k = np.asarray(kernel, dtype=np.float64)
+    grid = max(grid, *k.shape)
+    power = np.abs(np.fft.fft2(k, (grid, grid))) ** 2
+    f = np.abs(np.fft.fftfreq(grid))
+    return float(power[np.maximum(f[:, None], f[None, :]) > 0.25].mean())
+
+
+def fits(frame_shape, kernel):
+    """True when the coarse frame is at least :data:`MIN_SIDE` and the coarse kernel's size, and the
+    blur removed what the coarse grid drops (:data:`MAX_TOP_OCTAVE`; a sharp photo's colour keeps its detail)."""
+    k2 = half_kernel_shape(np.shape(kernel))
+    if not all(_half_length(n) >= max(MIN_SIDE, k) for n, k in zip(frame_shape, k2)):
+        return False
+    return top_octave_power(kernel) <= MAX_TOP_OCTAVE
 
 
 def half_image(y):

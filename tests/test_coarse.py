@@ -75,4 +75,13 @@ def test_opponent_colour_restore_uses_the_coarse_grid_and_callbacks_see_frames()
                           callback=lambda s: seen.append(s.image.shape))
     assert result.image.shape == y.shape
     assert set(seen) == {(260, 258)}
-    assert coarse.fits((260, 258), (7, 7)) and not coarse.fits((250, 300), (7, 7))
+    blur = np.full((7, 7), 1 / 49)
+    assert coarse.fits((260, 258), blur) and not coarse.fits((250, 300), blur)
+
+
+def test_no_coarse_grid_without_blur():
+    """A delta (a photo found sharp) passes the whole top octave: its colour keeps full resolution."""
+    delta = np.pad([[1.0]], 1)
+    assert coarse.top_octave_power(delta) == pytest.approx(1.0)
+    assert not coarse.fits((400, 400), delta)
+    assert coarse.top_octave_power(psf.motion(9, 30)) < coarse.MAX_TOP_OCTAVE
