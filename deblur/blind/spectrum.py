@@ -11,7 +11,7 @@ averaged periodogram under
 
     v(w) = c |K(w)|^2 |w|^-alpha + sigma^2,
 
-maximised over the scene's ``c`` and ``alpha`` and the noise floor ``sigma^2``, scores a kernel by how well
+maximised over the scene's ``c`` and ``alpha``, scores a kernel by how well
 its magnitude spectrum explains the photo's fall-off (:func:`evidence`, per
 frequency, over no blur). A kernel that explains it worse than no blur at all
 is not used. Only the sign is trusted: the power law is a rough model of any
@@ -32,8 +32,7 @@ import numpy as np
 __all__ = ["periodic_component", "periodogram", "evidence"]
 
 ALPHAS = np.linspace(1.0, 3.0, 9)
-LOG_C = np.linspace(-16.0, 2.0, 37)
-NOISE_FLOORS = np.logspace(-1.5, 0.5, 9)
+LOG_C = np.linspace(-16.0, 2.0, 49)
 
 
 def periodic_component(u):
@@ -89,19 +88,13 @@ def _frequencies(side):
 
 
 def _neg_log_likelihood(power, k2, w2, sigma2):
-    """Mean Whittle negative log-likelihood per frequency, minimised over ``c``, ``alpha`` and the noise floor.
-
-    The floor is searched around ``sigma2`` (0.03x to 3x): JPEG removes high-frequency
-    noise and adds block noise, so the white level the noise estimate gives is only
-    a guide, and a floor fixed too high or too low decides the comparison by itself.
-    """
+    """Mean Whittle negative log-likelihood per frequency, minimised over ``c`` and ``alpha``."""
     best = math.inf
     cs = np.exp(LOG_C)[:, None]
-    for floor in sigma2 * NOISE_FLOORS:
-        for alpha in ALPHAS:
-            v = cs * (k2 * w2 ** (-alpha / 2.0))[None, :] + floor
-            nll = np.mean(power[None, :] / v + np.log(v), axis=1)
-            best = min(best, float(nll.min()))
+    for alpha in ALPHAS:
+        v = cs * (k2 * w2 ** (-alpha / 2.0))[None, :] + sigma2
+        nll = np.mean(power[None, :] / v + np.log(v), axis=1)
+        best = min(best, float(nll.min()))
     return best
 
 
