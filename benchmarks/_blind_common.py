@@ -266,3 +266,16 @@ def options_key(options):
         return "default"
     text = ",".join(f"{k}={options[k]!r}" for k in sorted(options))
     return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def lai_attributes(root):
+    """``{photo name: tags}`` from ``attributes.txt`` of Lai et al.'s real photos (empty when absent)."""
+    attrs = {}
+    path = os.path.join(root, "attributes.txt")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                parts = line.split()
+                if parts:
+                    attrs[parts[0]] = " ".join(parts[1:])
+    return attrs

@@ -30,15 +30,6 @@ ROW_HEIGHT = 300
 KERNEL_TILE = 150
 
 
-def _attributes(root):
-    attrs = {}
-    path = os.path.join(root, "attributes.txt")
-    if os.path.exists(path):
-        for line in open(path, encoding="utf-8"):
-            parts = line.split()
-            if parts:
-                attrs[parts[0]] = " ".join(parts[1:])
-    return attrs
 
 
 def _published(root, name):
@@ -97,7 +88,7 @@ def main(argv=None):
     if not photos:
         print(f"no photos under {root}/photos; pass --data DIR", file=sys.stderr)
         return 2
-    attrs = _attributes(root)
+    attrs = common.lai_attributes(root)
     rows, sheet = [], []
     out_dir = os.path.splitext(args.out)[0]
     for path in photos:

@@ -70,20 +70,11 @@ DAMAGE_VERSION = 2  # bump when damage_figures changes: cached figures are then 
 # ----------------------------------------------------------------------------
 
 
-def _attributes(root):
-    attrs = {}
-    path = os.path.join(root, "attributes.txt")
-    if os.path.exists(path):
-        for line in open(path, encoding="utf-8"):
-            parts = line.split()
-            if parts:
-                attrs[parts[0]] = " ".join(parts[1:])
-    return attrs
 
 
 def lai_photos(data_dir):
     root = os.path.join(data_dir, "lai16-real")
-    attrs = _attributes(root)
+    attrs = common.lai_attributes(root)
     out = []
     for path in sorted(glob.glob(os.path.join(root, "photos", "*.jpg"))):
         name = os.path.splitext(os.path.basename(path))[0]
