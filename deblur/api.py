@@ -24,7 +24,7 @@ from .result import History, SolveResult, overall_stop_reason
 from .schedules import check_decay
 from .solver import GradientDescent, Options, Problem
 from .warnings import StepSizeWarning
-from .weights import image_weight
+from .weights import image_weight, model_error_factor
 
 __all__ = ["solve", "restore"]
 
@@ -67,16 +67,6 @@ def _clipped_mask(channels_last):
     from .blind.outliers import clipped_mask
 
     return np.ascontiguousarray(clipped_mask(to_float(channels_last, np.dtype(np.float32)), CLIPPED_LEVEL) > 0)
-
-
-def _model_error_factor(channels_last, estimation, regularizer):
-    """How much stronger the automatic weight is with an estimated kernel (see weights.model_error_factor)."""
-    from .blind import luminance
-    from .weights import estimate_noise, model_error_factor
-
-    gray = channels_last[..., 0] if channels_last.shape[-1] == 1 else channels_last
-    sigma = estimate_noise(luminance(gray, None if gray.ndim == 2 else -1))
-    return model_error_factor(getattr(estimation, "model_sigma", math.nan), sigma, regularizer)
 
 
 def _positive_number(name, value, allow_none=True, allow_zero=False):
@@ -306,7 +296,7 @@ def solve(
     channels_last = check_image(image, channel_axis)
     kernel, estimation = _resolve_psf(psf, channels_last)
     # an estimation that found no blur leaves nothing for the clipped model to explain
-    estimated = estimation is not None and getattr(estimation, "status", "estimated") == "estimated"
+    estimated = estimation is not None and estimation.ok
     ignore_clipped = clipped == "ignore" or (clipped == "auto" and estimated)
     data_mask = _clipped_mask(channels_last) if ignore_clipped else None
     if data_mask is not None and data_mask.all():
@@ -334,7 +324,9 @@ def solve(
         rgb_box = (np.minimum(0.0, rgb.min(axis=(0, 1))), np.maximum(1.0, rgb.max(axis=(0, 1))))
         if ref is not None:
             ref = color_module.rgb_to_opponent(ref)
-    model_factor = _model_error_factor(channels_last, estimation, reg.name) if estimated else 1.0
+    model_factor = 1.0
+    if estimated and weight == "auto":  # kernel errors count as noise (weights.model_error_factor)
+        model_factor = model_error_factor(estimation.model_sigma, estimation.noise_sigma, reg.name)
     histories, events, weights, sigmas, reasons, iterations, lipschitz = [], [], [], [], [], [], []
     # each channel's answer goes straight into the output (no list of copies to stack)
     out = np.empty(channels_last.shape, dtype=dtype)
@@ -345,7 +337,7 @@ def solve(
         else:
             observed = np.ascontiguousarray(to_float(channels_last[..., c], dtype))
         lam, sigma = image_weight(observed, reg.name) if weight == "auto" else (weight, None)
-        lam *= model_factor if weight == "auto" else 1.0
+        lam *= model_factor
         bounds = (min(0.0, float(observed.min())), max(1.0, float(observed.max()))) if clip else None
         # a clipped pixel bounds the luminance (and each RGB channel) from below; its colour
         # differences it does not bound, and they leave the data term there (fitted as

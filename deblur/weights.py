@@ -43,6 +43,15 @@ CONTENT_FLOOR = 2e-3
 NOISE_CROP = 1024
 
 
+def central_crop(image, align=1):
+    """The central :data:`NOISE_CROP` square (or less) of a 2-D image, float64; its corner on
+    multiples of ``align`` (a JPEG's block grid stays where it was)."""
+    h, w = image.shape
+    top = max(0, (h - NOISE_CROP) // 2) // align * align
+    left = max(0, (w - NOISE_CROP) // 2) // align * align
+    return np.asarray(image[top : top + NOISE_CROP, left : left + NOISE_CROP], dtype=np.float64)
+
+
 def block_noise(image, block=8):
     """Standard deviation of JPEG block noise of a 2-D float image in [0, 1] units (0 if none).
 
@@ -56,9 +65,7 @@ def block_noise(image, block=8):
     phases, averaged over rows and columns. Counted only when the excess is at
     least a quarter of that median (a real grid, not the scene's own fluctuation).
     """
-    h, w = image.shape
-    top, left = max(0, (h - NOISE_CROP) // 2) // block * block, max(0, (w - NOISE_CROP) // 2) // block * block
-    crop = np.asarray(image[top : top + NOISE_CROP, left : left + NOISE_CROP], dtype=np.float64)
+    crop = central_crop(image, align=block)
     if min(crop.shape) < 4 * block:
         return 0.0
     excess = []
@@ -78,9 +85,7 @@ def estimate_noise(image):
     """
     from skimage.restoration import estimate_sigma
 
-    h, w = image.shape
-    top, left = max(0, (h - NOISE_CROP) // 2), max(0, (w - NOISE_CROP) // 2)
-    crop = np.asarray(image[top : top + NOISE_CROP, left : left + NOISE_CROP], dtype=np.float64)
+    crop = central_crop(image)
     if min(crop.shape) < 4:
         return NOISE_FLOOR
     if np.ptp(crop) == 0:  # flat: no detail band to measure, nothing to regularise against
@@ -93,9 +98,7 @@ def estimate_noise(image):
 
 def estimate_content(image, sigma):
     """RMS gradient of a 2-D image with the noise's share removed (see the module notes)."""
-    h, w = image.shape
-    top, left = max(0, (h - NOISE_CROP) // 2), max(0, (w - NOISE_CROP) // 2)
-    crop = np.asarray(image[top : top + NOISE_CROP, left : left + NOISE_CROP], dtype=np.float64)
+    crop = central_crop(image)
     if min(crop.shape) < 2:
         return CONTENT_FLOOR
     gx = np.diff(crop, axis=1)[:-1]

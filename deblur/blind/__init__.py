@@ -176,12 +176,14 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
         return kernel, record
     if mask is None and opts.saturation is not None:
         mask = clipped_mask(y, opts.saturation)
+    noise = estimate_noise(y)  # of the whole photo, as a restore measures it
     crop = best_window(y, opts.max_pixels, mask)
     if crop != (0, 0) + y.shape:
         t, l, ch, cw = crop
         y = y[t : t + ch, l : l + cw]
         mask = None if mask is None else mask[t : t + ch, l : l + cw]
     kernel, record = _estimate_growing(y, size, opts, mask)
+    record.noise_sigma = noise
     if len(record):  # the residual the blind model leaves, for the restore's weight
         record.model_sigma = float(np.sqrt(2.0 * record["data"][-1]))
     record.structure = score

@@ -30,25 +30,21 @@ from .support import (
     shift_kernel,
 )
 
-__all__ = ["estimate_kernel", "initial_kernel", "decay_rates", "touches_edge", "edge_mass"]
+__all__ = ["estimate_kernel", "initial_kernel", "decay_rates", "edge_mass"]
 
 
 def edge_mass(k):
-    """Share of the kernel's mass on the outer band of its support (``max(2, side // 16)`` taps wide)."""
+    """Share of the kernel's mass on the outer band of its support (``max(2, side // 16)`` taps wide).
+
+    A kernel with a share of at least ``opts.edge_mass`` touches its support: a
+    camera path that ends at the edge was probably cut there (the support was too
+    small), or the kernel step spread noise over the whole support. Measured on
+    mass, not on the farthest tap: the clean-up keeps faint taps at 5 % of the
+    peak, and a stray one near the edge means nothing.
+    """
     band = max(2, k.shape[0] // 16)
     inner = k[band:-band, band:-band].sum() if k.shape[0] > 2 * band else 0.0
     return float(1.0 - inner / max(k.sum(), 1e-300))
-
-
-def touches_edge(k, limit=0.01):
-    """True when at least ``limit`` of the kernel's mass lies on its support's outer band.
-
-    A camera path that ends at the edge was probably cut there (the support was
-    too small), or the kernel step spread noise over the whole support. Measured
-    on mass, not on the farthest tap: the clean-up keeps faint taps at 5 % of the
-    peak, and a stray one near the edge means nothing.
-    """
-    return edge_mass(k) >= limit
 
 
 def initial_kernel(size, start="horizontal"):
@@ -120,11 +116,10 @@ def estimate_kernel(y, size=None, opts=None, weights=None, start_support=None):
     record.levels, record.rows = rec.levels, rec.rows
     record.start = starts[best]
     record.starts = [{"start": s, "cost": c, "support": int(kk.shape[0])} for s, (kk, _, c) in zip(starts, runs)]
-    record.start_kernels = [kk for kk, _, _ in runs]
 
     record.support = int(k.shape[0])
-    record.touches = touches_edge(k, opts.edge_mass)
     record.edge_mass = edge_mass(k)
+    record.touches = record.edge_mass >= opts.edge_mass
     record.start_support = int(full)
     if auto and opts.adapt_support:
         out = fit_support(k, min(k.shape[0], odd(2 * (extent(k) + 2) + 1)))

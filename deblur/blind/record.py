@@ -58,7 +58,7 @@ class EstimationRecord:
         ``support`` at the finest level.
     confidence : float
         How far the estimate passed the checks it made on itself, from 0 (failed:
-        not used) to 1 (see :mod:`deblur.blind.trust`).
+        not used) to 1 (see :func:`deblur.blind.estimate` and ``docs/blind.md``).
     reason : str
         Why the confidence is what it is, or why the estimate was not used
         (empty when every check passed).
@@ -67,6 +67,8 @@ class EstimationRecord:
     touches : bool
         Whether the kernel reached the edge of that support (``edge_mass``: the share
         of its mass on the support's outer band).
+    start_support : int
+        Side of the support the kept run started from (automatic, grown, or given).
     growths : list of dict
         The automatic support's growth: one entry per run (``support``,
         ``touches``, ``size``), the last one kept.
@@ -74,6 +76,8 @@ class EstimationRecord:
         The spectrum check: log-likelihood per frequency of the photo's power
         spectrum under the kernel, over no blur (<= 0: not used; see
         :mod:`deblur.blind.spectrum`).
+    noise_sigma : float
+        Noise level of the photo's luminance (:func:`deblur.weights.estimate_noise`).
     model_sigma : float
         RMS residual ``k * x - y`` of the kept run's last latent at full resolution
         (noise plus what the kernel and the sparse latent do not explain); a restore
@@ -102,9 +106,9 @@ class EstimationRecord:
     start_support: int = 0
     growths: list = field(default_factory=list)
     spectrum_gain: float = math.nan
+    noise_sigma: float = math.nan
     model_sigma: float = math.nan
     elapsed: float = 0.0
-    start_kernels: list = field(default_factory=list, repr=False)
 
     def append(self, **row):
         for c in RECORD_COLUMNS:
@@ -123,7 +127,6 @@ class EstimationRecord:
 
     def as_dict(self):
         d = asdict(self)
-        d.pop("start_kernels", None)  # arrays; the kept one is the estimate
         d["rows"] = {k: [None if not math.isfinite(v) else v for v in vals] for k, vals in self.rows.items()}
         return d
 
