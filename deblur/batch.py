@@ -338,8 +338,10 @@ def restore_file(job, *, callback=None, on_start=None, on_note=None):
         )
     if _stop_requested():
         raise Interrupted(job.input)
-    solver_warnings = [f"{w.category.__name__}: {w.message}" for w in caught]
     estimation = getattr(result, "psf_estimation", None)
+    # a fallback of the estimation is said once, in the note below, not again as a warning
+    caught = [w for w in caught if estimation is None or w.category.__name__ != "BlindEstimationWarning"]
+    solver_warnings = [f"{w.category.__name__}: {w.message}" for w in caught]
     if estimation is not None:
         kh, kw = np.shape(result.psf)
         status = getattr(estimation, "status", "estimated")

@@ -110,6 +110,17 @@ def test_restore_refuses_to_replace_input(runner, gray):
     assert gray.read_bytes() == before
 
 
+def test_estimation_fallback_is_said_once_and_is_no_warning(runner, tmp_path):
+    """A flat photo: nothing to estimate from; one note line says so and why, no warning, exit 0."""
+    path = tmp_path / "flat.png"
+    Image.fromarray(np.full((64, 64), 128, np.uint8)).save(path)
+    result = run(runner, "restore", path, "-o", tmp_path / "out.png", "--iterations", 3)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("could not estimate the blur") == 1
+    assert "note: PSF estimation: could not estimate the blur: the image has no edges" in result.stderr
+    assert "warning" not in result.stderr.lower()
+
+
 def test_missing_psf_estimates_it_and_says_so(runner, tmp_path):
     """No --psf: the kernel is estimated from the image, announced in one line, and saved on request."""
     from scipy.signal import convolve2d
