@@ -1,15 +1,10 @@
 """Shared fixtures of the test suite."""
 
-import os
-
 import numpy as np
 import pytest
 
-# GNU OpenMP (Numba's 'omp' threading layer) spin-waits between parallel regions by default.
-# On a busy machine (parallel CI jobs, other test workers) that makes the many tiny kernel
-# launches of these tests 10x slower; passive waiting keeps results identical and the suite
-# fast. It must be set before the OpenMP runtime loads, i.e. before the first parallel kernel.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OMP_WAIT_POLICY=PASSIVE (GNU OpenMP threads sleep between parallel regions instead of spinning)
+# is set by deblur/_kernels.py at import, for the tests as for users; see the measurement there.
 
 
 @pytest.fixture
