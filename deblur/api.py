@@ -1,59 +1,85 @@
-"""The public front door: :func:`solve` and :func:`restore`.
+"""The public front door: :func:`solve` and :func:`restore`, one pipeline.
 
-Validation and dtype handling live here; the maths lives in
-``operators``/``regularizers``/``solver``. Only float32 and float64 ever
+Every restore takes the same two steps: :func:`prepare` validates the image
+and the options (:class:`~deblur.options.SolveOptions`), resolves the kernel
+(or estimates it), and plans the colour basis and the data mask, once;
+:func:`solve_plan` then runs the solver on each channel and puts the answer
+back in the caller's layout and dtype. The tiled restore (:mod:`deblur.tiled`)
+calls the same two per tile. The maths lives in
+``operators``/``regularizers``/``solver``; only float32 and float64 ever
 reach the Numba kernels.
 """
 
+import contextlib
+import inspect
 import math
-import numbers
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import coarse
 from . import color as color_module
-from .images import check_image, from_float, to_float
 from . import psf as psf_module
+from .errors import ArgumentError, ArgumentTypeError, InputError, StepSizeWarning
+from .images import check_image, from_float, to_float
 from .operators import BlurOperator
-from .options import BOUNDARIES, COLOR_SPACES, DEFAULTS, MOMENTA, PRECISIONS, PRECONDITIONERS, SCHEDULES, VARIANTS, check_choice
+from .options import SolveOptions, positive_number
 from .preconditioners import CosinePreconditioner, FourierPreconditioner
 from .regularizers import make_regularizer
 from .result import History, SolveResult, overall_stop_reason
 from .schedules import check_decay
 from .solver import GradientDescent, Options, Problem
-from .warnings import StepSizeWarning
 from .weights import image_weight, model_error_factor
 
-__all__ = ["solve", "restore"]
-
-def _is_estimate(psf):
-    return isinstance(psf, str) and psf.strip().lower().partition(":")[0].strip() == "estimate"
+__all__ = ["solve", "restore", "prepare", "solve_plan", "Plan", "resolve_kernel"]
 
 
-def _resolve_psf(psf, channels_last):
-    """The kernel, and the blind estimation's record when ``psf`` is ``'estimate[:size=N]'``."""
-    frame_shape = channels_last.shape[:2]
-    if _is_estimate(psf):
-        from . import blind
+@contextlib.contextmanager
+def _arguments():
+    """The core's own checks of an argument (a regulariser's eps, a schedule's decay) as deblur's ArgumentError."""
+    try:
+        yield
+    except (ArgumentError, ArgumentTypeError):
+        raise
+    except TypeError as exc:
+        raise ArgumentTypeError(str(exc)) from exc
+    except ValueError as exc:
+        raise ArgumentError(str(exc)) from exc
 
-        gray = channels_last.shape[-1] == 1
-        image = channels_last[..., 0] if gray else channels_last
-        kernel, record = blind.estimate(image, blind.parse_spec(psf), channel_axis=None if gray else -1)
-        if getattr(record, "status", None) == "fallback":
-            warnings.warn(record.message, blind.BlindEstimationWarning, stacklevel=3)
-        return kernel, record
-    if isinstance(psf, (str,)) or hasattr(psf, "__fspath__"):
+
+def resolve_kernel(psf, frame_shape):
+    """The kernel array of a spec string, kernel file or array (:mod:`deblur.psf`), no larger than the frame."""
+    if isinstance(psf, str) or hasattr(psf, "__fspath__"):
         kernel = psf_module.parse(psf)
     else:
         kernel = psf_module.validate(psf)
     if kernel.shape[0] > frame_shape[0] or kernel.shape[1] > frame_shape[1]:
-        raise ValueError(
+        raise InputError(
             f"the PSF ({kernel.shape[0]}x{kernel.shape[1]}) is larger than the image "
             f"({frame_shape[0]}x{frame_shape[1]}); use a smaller PSF or a larger image"
         )
-    return kernel, None
+    return kernel
+
+
+def _resolve_psf(psf, channels_last):
+    """The kernel, and the blind estimation's record when ``psf`` is ``'estimate[:size=N]'``."""
+    if psf_module.is_estimate(psf):
+        from . import blind
+
+        with _arguments():
+            size = blind.parse_spec(psf)
+        if size is not None and blind.support.odd(size) > min(channels_last.shape[:2]):
+            raise InputError(f"{psf}: a kernel of {size} px is larger than the image "
+                             f"({channels_last.shape[0]}x{channels_last.shape[1]}); use a smaller size")
+        gray = channels_last.shape[-1] == 1
+        image = channels_last[..., 0] if gray else channels_last
+        kernel, record = blind.estimate(image, size, channel_axis=None if gray else -1)
+        if getattr(record, "status", None) == "fallback":
+            warnings.warn(record.message, blind.BlindEstimationWarning, stacklevel=4)
+        return kernel, record
+    return resolve_kernel(psf, channels_last.shape[:2]), None
 
 
 # A restore treats as clipped only what reached the white level (the last 8-bit code,
@@ -67,47 +93,6 @@ def _clipped_mask(channels_last):
     from .blind.outliers import clipped_mask
 
     return np.ascontiguousarray(clipped_mask(to_float(channels_last, np.dtype(np.float32)), CLIPPED_LEVEL) > 0)
-
-
-def _positive_number(name, value, allow_none=True, allow_zero=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return float(value)
-
-
-def _check_options(schedule, lr, momentum, variant, max_num_iter, tol, gtol, time_limit, batch_fraction, decay, seed):
-    check_choice("schedule", schedule, SCHEDULES)
-    check_choice("momentum", momentum, MOMENTA)
-    check_choice("variant", variant, VARIANTS)
-    lr = _positive_number("lr (step size)", lr)
-    if lr is not None and schedule == "auto":
-        schedule = "constant"  # an explicit step replaces eta = 1/L
-    if max_num_iter is None:
-        max_num_iter = DEFAULTS["max_num_iter"]
-    if isinstance(max_num_iter, bool) or not isinstance(max_num_iter, numbers.Integral) or max_num_iter < 0:
-        raise ValueError(f"max_num_iter must be a non-negative integer, got {max_num_iter!r}")
-    batch_fraction = _positive_number("batch_fraction", batch_fraction, allow_none=False)
-    if batch_fraction > 1:
-        raise ValueError(f"batch_fraction must be in (0, 1], got {batch_fraction!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
-    return Options(
-        schedule=schedule,
-        lr=lr,
-        decay=check_decay(schedule, decay),
-        momentum=momentum,
-        variant=variant,
-        batch_fraction=batch_fraction,
-        max_num_iter=int(max_num_iter),
-        tol=_positive_number("tol", tol, allow_zero=True),
-        gtol=_positive_number("gtol", gtol, allow_zero=True),
-        time_limit=_positive_number("time_limit", time_limit),
-        seed=seed,
-    )
 
 
 def _preconditioner(name, boundary, operator, mu, dtype):
@@ -144,35 +129,221 @@ def _metrics_for(reference_channel, scale=1.0):
     return metrics
 
 
-def solve(
-    image,
-    psf,
-    *,
-    channel_axis=None,
-    regularizer=DEFAULTS["regularizer"],
-    weight=DEFAULTS["weight"],
-    boundary=DEFAULTS["boundary"],
-    schedule=DEFAULTS["schedule"],
-    lr=None,
-    momentum=DEFAULTS["momentum"],
-    preconditioner=DEFAULTS["preconditioner"],
-    variant=DEFAULTS["variant"],
-    max_num_iter=None,
-    tol=DEFAULTS["tol"],
-    gtol=None,
-    time_limit=None,
-    clip=True,
-    precision=DEFAULTS["precision"],
-    seed=None,
-    batch_fraction=DEFAULTS["batch_fraction"],
-    decay=None,
-    reference=None,
-    callback=None,
-    eps=None,
-    p=0.8,
-    clipped="auto",
-    color_space=DEFAULTS["color_space"],
-):
+@dataclass
+class Plan:
+    """A validated restore, ready to run: what :func:`prepare` decided, for :func:`solve_plan`.
+
+    ``image`` is channels last; ``rgb`` (and ``rgb_box``, the box of ``clip``
+    per RGB channel) is set when the channels are restored in the opponent
+    basis, ``reference`` is float64 in the basis restored.
+    """
+
+    image: np.ndarray
+    input_dtype: np.dtype
+    channel_axis: object
+    kernel: np.ndarray
+    estimation: object
+    options: SolveOptions
+    solver_options: Options
+    regularizer: object
+    dtype: np.dtype
+    operator: BlurOperator
+    opponent: bool
+    rgb: object
+    rgb_box: object
+    data_mask: object
+    model_factor: float
+    reference: object
+    callback: object
+
+    @property
+    def n_channels(self):
+        return self.image.shape[-1]
+
+
+def prepare(image, psf, options=None, *, channel_axis=None, reference=None, callback=None):
+    """Validate a restore and plan it: kernel, colour basis, data mask, solver settings.
+
+    Parameters
+    ----------
+    image, psf, channel_axis, reference, callback
+        As for :func:`solve`.
+    options : SolveOptions, optional
+        The solver options (default: all defaults).
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    deblur.errors.UsageError
+        (a ``ValueError`` or ``TypeError`` as well) on a bad call, with a
+        message saying how to fix it.
+    """
+    options = SolveOptions() if options is None else options
+    channels_last = check_image(image, channel_axis)
+    kernel, estimation = _resolve_psf(psf, channels_last)
+    # an estimation that found no blur leaves nothing for the clipped model to explain
+    estimated = estimation is not None and estimation.ok
+    clipped = options.clipped
+    data_mask = _clipped_mask(channels_last) if clipped == "ignore" or (clipped == "auto" and estimated) else None
+    if data_mask is not None and data_mask.all():
+        data_mask = None
+    with _arguments():
+        reg = make_regularizer(options.regularizer, eps=options.eps, p=options.p)
+        decay = check_decay(options.resolved_schedule, options.decay)
+    solver_options = Options(
+        schedule=options.resolved_schedule,
+        lr=options.lr,
+        decay=decay,
+        momentum=options.momentum,
+        variant=options.variant,
+        batch_fraction=options.batch_fraction,
+        max_num_iter=options.max_num_iter,
+        tol=options.tol,
+        gtol=options.gtol,
+        time_limit=options.time_limit,
+        seed=options.seed,
+    )
+    if callback is not None and not callable(callback):
+        raise ArgumentTypeError("callback must be callable, e.g. lambda state: state.iteration >= 50")
+    ref = None
+    if reference is not None:
+        ref = check_image(reference, channel_axis, name="reference")
+        if ref.shape != channels_last.shape:
+            raise InputError(f"reference has shape {np.shape(reference)}, the image {np.shape(image)}: they must match")
+        ref = to_float(ref, np.dtype(np.float64))
+
+    dtype = np.dtype(options.precision)
+    operator = BlurOperator(kernel, channels_last.shape[:2], options.boundary, dtype)
+    opponent = options.color_space == "opponent" and channels_last.shape[-1] == 3
+    rgb = rgb_box = None
+    if opponent:
+        rgb = to_float(channels_last, dtype)
+        # the box of clip=True, per RGB channel: the opponent channels' own boxes are looser
+        rgb_box = (np.minimum(0.0, rgb.min(axis=(0, 1))), np.maximum(1.0, rgb.max(axis=(0, 1))))
+        if ref is not None:
+            ref = color_module.rgb_to_opponent(ref)
+    model_factor = 1.0
+    if estimated and options.weight == "auto":  # kernel errors count as noise (weights.model_error_factor)
+        model_factor = model_error_factor(estimation.model_sigma, estimation.noise_sigma, reg.name)
+    return Plan(
+        image=channels_last, input_dtype=np.asarray(image).dtype, channel_axis=channel_axis, kernel=kernel,
+        estimation=estimation, options=options, solver_options=solver_options, regularizer=reg, dtype=dtype,
+        operator=operator, opponent=opponent, rgb=rgb, rgb_box=rgb_box, data_mask=data_mask,
+        model_factor=model_factor, reference=ref, callback=callback,
+    )
+
+
+def _channel_problem(plan, c, observed, lam):
+    """One channel's problem: its operator, weight, mask and view (the colour differences on a coarser grid)."""
+    options, reg, kernel = plan.options, plan.regularizer, plan.kernel
+    # the smooth colour differences on a grid twice as coarse (deblur/coarse.py)
+    if plan.opponent and c > 0 and options.boundary != "periodic" and coarse.fits(observed.shape, kernel):
+        frame = observed.shape
+        observed = coarse.half_image(observed)
+        operator = BlurOperator(coarse.half_kernel(kernel), observed.shape, options.boundary, plan.dtype)
+        view = lambda image, frame=frame: coarse.upsample(image, frame)  # noqa: E731
+        return observed, operator, lam * coarse.weight_scale(reg), coarse.half_mask(plan.data_mask), view
+    return observed, plan.operator, lam, plan.data_mask, None
+
+
+def _solve_channels(plan):
+    """Run the solver on each channel of ``plan``; the restored channels (working dtype) and the runs' facts."""
+    options, reg, dtype, n_channels = plan.options, plan.regularizer, plan.dtype, plan.n_channels
+    runs = []
+    # each channel's answer goes straight into the output (no list of copies to stack)
+    out = np.empty(plan.image.shape, dtype=dtype)
+    start = time.perf_counter()
+    for c in range(n_channels):
+        if plan.opponent:
+            observed = np.ascontiguousarray(color_module.opponent_channel(plan.rgb, c))
+        else:
+            observed = np.ascontiguousarray(to_float(plan.image[..., c], dtype))
+        lam, sigma = image_weight(observed, reg.name) if options.weight == "auto" else (options.weight, None)
+        lam *= plan.model_factor
+        bounds = (min(0.0, float(observed.min())), max(1.0, float(observed.max()))) if options.clip else None
+        # a clipped pixel bounds the luminance (and each RGB channel) from below; its colour
+        # differences it does not bound, and they leave the data term there (fitted as
+        # observed instead, night scenes lost 0.9-1.8 dB in benchmarks/blind_scenes.py)
+        censored = not (plan.opponent and c > 0)
+        observed, channel_op, channel_lam, channel_mask, view = _channel_problem(plan, c, observed, lam)
+        precond = _preconditioner(options.preconditioner, options.boundary, channel_op, channel_lam * reg.curvature,
+                                  dtype)
+        problem = Problem(channel_op, observed, reg, channel_lam, bounds, precond, channel_mask, censored=censored)
+        channel_options = plan.solver_options
+        if channel_options.time_limit is not None:
+            remaining = channel_options.time_limit - (time.perf_counter() - start)
+            channel_options = Options(**{**channel_options.__dict__,
+                                         "time_limit": max(remaining / (n_channels - c), 1e-3)})
+        lr = plan.solver_options.lr
+        if lr is not None and lr > 2.0 / problem.lipschitz and c == 0:
+            warnings.warn(
+                f"step size lr={lr:.3g} is above the stability limit 2/L = {2.0 / problem.lipschitz:.3g}: "
+                "plain gradient descent diverges there; the solver will halve it when the cost rises",
+                StepSizeWarning,
+                stacklevel=4,
+            )
+        metrics = None
+        if plan.reference is not None:
+            # errors are measured in the orthonormal basis, where they add up as in RGB
+            span = color_module.OPPONENT_SPAN[c] if plan.opponent else 1.0
+            metrics = _metrics_for(plan.reference[..., c] * span, span)
+        run = GradientDescent(
+            problem, channel_op.initial_guess(observed), channel_options, plan.callback, metrics, c, view=view
+        ).run()
+        image_view = run.image if view is None else view(run.image)
+        run.release()  # drop the solver's work arrays before the answer is copied out
+        out[..., c] = image_view
+        del image_view
+        if plan.opponent and sigma is not None:
+            sigma = sigma * color_module.OPPONENT_SPAN[c]
+        runs.append((run.history, run.events, lam, sigma, run.stop_reason, run.lipschitz, run.iteration))
+        del run, problem, observed, precond, channel_op
+    return out, runs
+
+
+def solve_plan(plan):
+    """Run a :class:`Plan` (see :func:`prepare`); the :class:`SolveResult` of :func:`solve`."""
+    out, runs = _solve_channels(plan)
+    histories, events, weights, sigmas, reasons, lipschitz, iterations = zip(*runs)
+    options = plan.options
+    if plan.opponent:
+        plan.rgb = None
+        color_module.opponent_to_rgb(out, out=out)
+        if options.clip:
+            np.clip(out, plan.rgb_box[0].astype(out.dtype), plan.rgb_box[1].astype(out.dtype), out=out)
+    if plan.channel_axis is None:
+        out = out[..., 0]
+    else:
+        out = np.moveaxis(out, -1, plan.channel_axis)
+    out = from_float(out, plan.input_dtype)
+    single = plan.channel_axis is None
+    mask = plan.data_mask
+    settings = options.settings(color_space=options.color_space if plan.opponent else "rgb", eps=plan.regularizer.eps,
+                                p=plan.regularizer.p, decay=plan.solver_options.decay)
+    settings.update(
+        engine=plan.operator.engine,
+        clipped_pixels_ignored=0 if mask is None else int(mask.size - np.count_nonzero(mask)),
+        model_error_factor=plan.model_factor,
+        lipschitz=list(lipschitz),
+    )
+    return SolveResult(
+        image=out,
+        psf=plan.kernel,
+        history=History.merge(list(histories)),
+        stop_reason=overall_stop_reason(list(reasons)),
+        iterations=max(iterations),
+        events=[e for channel in events for e in channel],
+        weight=weights[0] if single else list(weights),
+        noise_sigma=sigmas[0] if single else list(sigmas),
+        settings=settings,
+        psf_estimation=plan.estimation,
+    )
+
+
+def solve(image, psf, *, channel_axis=None, reference=None, callback=None, **options):
     """Restore a blurred image by gradient descent and return the full record.
 
     Minimises ``0.5 * ||k * x - y||^2 + weight * R(x)`` over the sharp image
@@ -288,154 +459,24 @@ def solve(
     >>> result.image.shape, result.iterations
     ((48, 48), 5)
     """
-    check_choice("boundary", boundary, BOUNDARIES)
-    check_choice("precision", precision, PRECISIONS)
-    check_choice("preconditioner", preconditioner, PRECONDITIONERS)
-    check_choice("clipped", clipped, ("auto", "ignore", "keep"))
-    check_choice("color_space", color_space, COLOR_SPACES)
-    channels_last = check_image(image, channel_axis)
-    kernel, estimation = _resolve_psf(psf, channels_last)
-    # an estimation that found no blur leaves nothing for the clipped model to explain
-    estimated = estimation is not None and estimation.ok
-    ignore_clipped = clipped == "ignore" or (clipped == "auto" and estimated)
-    data_mask = _clipped_mask(channels_last) if ignore_clipped else None
-    if data_mask is not None and data_mask.all():
-        data_mask = None
-    reg = make_regularizer(regularizer, eps=eps, p=p)
-    if not (isinstance(weight, str) and weight == "auto"):
-        weight = _positive_number("weight", weight, allow_none=False, allow_zero=True)
-    options = _check_options(schedule, lr, momentum, variant, max_num_iter, tol, gtol, time_limit, batch_fraction, decay, seed)
-    if callback is not None and not callable(callback):
-        raise TypeError("callback must be callable, e.g. lambda state: state.iteration >= 50")
-    ref = None
-    if reference is not None:
-        ref = check_image(reference, channel_axis, name="reference")
-        if ref.shape != channels_last.shape:
-            raise ValueError(f"reference has shape {np.shape(reference)}, the image {np.shape(image)}: they must match")
-        ref = to_float(ref, np.dtype(np.float64))
+    return solve_plan(prepare(image, psf, SolveOptions.from_kwargs(**options), channel_axis=channel_axis,
+                              reference=reference, callback=callback))
 
-    dtype = np.dtype(precision)
-    operator = BlurOperator(kernel, channels_last.shape[:2], boundary, dtype)
-    n_channels = channels_last.shape[-1]
-    opponent = color_space == "opponent" and n_channels == 3
-    if opponent:
-        rgb = to_float(channels_last, dtype)
-        # the box of clip=True, per RGB channel: the opponent channels' own boxes are looser
-        rgb_box = (np.minimum(0.0, rgb.min(axis=(0, 1))), np.maximum(1.0, rgb.max(axis=(0, 1))))
-        if ref is not None:
-            ref = color_module.rgb_to_opponent(ref)
-    model_factor = 1.0
-    if estimated and weight == "auto":  # kernel errors count as noise (weights.model_error_factor)
-        model_factor = model_error_factor(estimation.model_sigma, estimation.noise_sigma, reg.name)
-    histories, events, weights, sigmas, reasons, iterations, lipschitz = [], [], [], [], [], [], []
-    # each channel's answer goes straight into the output (no list of copies to stack)
-    out = np.empty(channels_last.shape, dtype=dtype)
-    start = time.perf_counter()
-    for c in range(n_channels):
-        if opponent:
-            observed = np.ascontiguousarray(color_module.opponent_channel(rgb, c))
-        else:
-            observed = np.ascontiguousarray(to_float(channels_last[..., c], dtype))
-        lam, sigma = image_weight(observed, reg.name) if weight == "auto" else (weight, None)
-        lam *= model_factor
-        bounds = (min(0.0, float(observed.min())), max(1.0, float(observed.max()))) if clip else None
-        # a clipped pixel bounds the luminance (and each RGB channel) from below; its colour
-        # differences it does not bound, and they leave the data term there (fitted as
-        # observed instead, night scenes lost 0.9-1.8 dB in benchmarks/blind_scenes.py)
-        censored = not (opponent and c > 0)
-        # the smooth colour differences on a grid twice as coarse (deblur/coarse.py)
-        view = None
-        if opponent and c > 0 and boundary != "periodic" and coarse.fits(observed.shape, kernel):
-            frame = observed.shape
-            observed = coarse.half_image(observed)
-            channel_op = BlurOperator(coarse.half_kernel(kernel), observed.shape, boundary, dtype)
-            channel_lam, channel_mask = lam * coarse.weight_scale(reg), coarse.half_mask(data_mask)
-            view = lambda image, frame=frame: coarse.upsample(image, frame)  # noqa: E731
-        else:
-            channel_op, channel_lam, channel_mask = operator, lam, data_mask
-        precond = _preconditioner(preconditioner, boundary, channel_op, channel_lam * reg.curvature, dtype)
-        problem = Problem(channel_op, observed, reg, channel_lam, bounds, precond, channel_mask, censored=censored)
-        channel_options = options
-        if options.time_limit is not None:
-            remaining = options.time_limit - (time.perf_counter() - start)
-            channel_options = Options(**{**options.__dict__, "time_limit": max(remaining / (n_channels - c), 1e-3)})
-        if options.lr is not None and options.lr > 2.0 / problem.lipschitz and c == 0:
-            warnings.warn(
-                f"step size lr={options.lr:.3g} is above the stability limit 2/L = {2.0 / problem.lipschitz:.3g}: "
-                "plain gradient descent diverges there; the solver will halve it when the cost rises",
-                StepSizeWarning,
-                stacklevel=2,
-            )
-        metrics = None
-        if ref is not None:
-            # errors are measured in the orthonormal basis, where they add up as in RGB
-            span = color_module.OPPONENT_SPAN[c] if opponent else 1.0
-            metrics = _metrics_for(ref[..., c] * span, span)
-        run = GradientDescent(
-            problem, channel_op.initial_guess(observed), channel_options, callback, metrics, c, view=view
-        ).run()
-        image_view = run.image if view is None else view(run.image)
-        run.release()  # drop the solver's work arrays before the answer is copied out
-        out[..., c] = image_view
-        del image_view
-        histories.append(run.history)
-        events.extend(run.events)
-        weights.append(lam)
-        sigmas.append(sigma * color_module.OPPONENT_SPAN[c] if opponent and sigma is not None else sigma)
-        reasons.append(run.stop_reason)
-        lipschitz.append(run.lipschitz)
-        iterations.append(run.iteration)
-        del run, problem, observed, precond, channel_op
 
-    if opponent:
-        del rgb
-    if opponent:
-        color_module.opponent_to_rgb(out, out=out)
-        if clip:
-            np.clip(out, rgb_box[0].astype(out.dtype), rgb_box[1].astype(out.dtype), out=out)
-    if channel_axis is None:
-        out = out[..., 0]
-    else:
-        out = np.moveaxis(out, -1, channel_axis)
-    out = from_float(out, np.asarray(image).dtype)
-    single = channel_axis is None
-    settings = dict(
-        regularizer=reg.name,
-        eps=reg.eps,
-        p=reg.p,
-        boundary=boundary,
-        schedule=options.schedule,
-        lr=options.lr,
-        decay=options.decay,
-        momentum=options.momentum,
-        preconditioner=preconditioner,
-        variant=options.variant,
-        batch_fraction=options.batch_fraction,
-        max_num_iter=options.max_num_iter,
-        tol=options.tol,
-        gtol=options.gtol,
-        time_limit=options.time_limit,
-        clip=clip,
-        color_space=color_space if opponent else "rgb",
-        precision=precision,
-        seed=seed,
-        engine=operator.engine,
-        clipped_pixels_ignored=0 if data_mask is None else int(data_mask.size - np.count_nonzero(data_mask)),
-        model_error_factor=model_factor,
-        lipschitz=lipschitz,
-    )
-    return SolveResult(
-        image=out,
-        psf=kernel,
-        history=History.merge(histories),
-        stop_reason=overall_stop_reason(reasons),
-        iterations=max(iterations),
-        events=events,
-        weight=weights[0] if single else weights,
-        noise_sigma=sigmas[0] if single else sigmas,
-        settings=settings,
-        psf_estimation=estimation,
-    )
+def _signature():
+    """solve's signature as it reads in help(): the schema's options and their defaults, keyword-only."""
+    from dataclasses import fields
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("image", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+              inspect.Parameter("psf", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+              inspect.Parameter("channel_axis", keyword, default=None)]
+    params += [inspect.Parameter(f.name, keyword, default=f.default) for f in fields(SolveOptions)]
+    params += [inspect.Parameter(name, keyword, default=None) for name in ("reference", "callback")]
+    return inspect.Signature(params)
+
+
+solve.__signature__ = _signature()
 
 
 def restore(image, psf, **options):

@@ -8,6 +8,8 @@ Exit codes: 0 success, 1 failure (unreadable image, unwritable folder, a
 batch with failed files), 2 usage error (bad option, missing input, unknown
 PSF, output exists), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM (a
 job scheduler, ``kill``): both stop cleanly, with nothing half-written.
+They follow the classes of :mod:`deblur.errors`; any other exception is a
+bug in deblur, reported as one (exit 1, the traceback saved to a file).
 """
 
 import contextlib
@@ -51,6 +53,56 @@ class Failure(click.ClickException):
     exit_code = 1
 
 
+class BugReport(click.ClickException):
+    """An exception deblur did not mean to raise: said to be a bug, with where its traceback went."""
+
+    exit_code = 1
+
+    def __init__(self, exc):
+        import tempfile
+        import traceback
+
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        try:
+            fd, path = tempfile.mkstemp(prefix="deblur-bug-", suffix=".txt")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(f"deblur {__version__}, python {sys.version.split()[0]}\n{' '.join(sys.argv)}\n\n{text}")
+            saved = f"the traceback is in {path}"
+        except OSError:
+            saved = f"traceback:\n{text}"
+        frame = traceback.extract_tb(exc.__traceback__)[-1:] or [None]
+        where = f" at {os.path.basename(frame[0].filename)}:{frame[0].lineno} in {frame[0].name}" if frame[0] else ""
+        super().__init__(
+            f"this is a bug in deblur, please report it: {type(exc).__name__}: {exc}{where}; "
+            f"{saved} (attach it to the report)"
+        )
+
+
+def _click_error(exc):
+    """The click exception that reports one of deblur's errors with its exit code."""
+    from .errors import UsageError
+
+    if isinstance(exc, UsageError):
+        return click.UsageError(str(exc))
+    return Failure(str(exc))
+
+
+class Group(click.Group):
+    """The ``deblur`` group: errors of :mod:`deblur.errors` get their exit code, others a bug report."""
+
+    def invoke(self, ctx):
+        from .errors import DeblurError
+
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except DeblurError as exc:
+            raise _click_error(exc) from None
+        except Exception as exc:  # noqa: BLE001 - anything else is ours to fix, and said so
+            raise BugReport(exc) from None
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C would be, so that both take the same clean way out."""
 
@@ -82,14 +134,16 @@ class PsfSpec(click.ParamType):
     def convert(self, value, param, ctx):
         if not isinstance(value, str):
             return value
-        if value.strip().partition(":")[0] == "estimate":
-            import re
-
-            if not re.fullmatch(r"estimate(:size=\d+)?", value.strip()):
-                self.fail(f"{value!r}: write estimate or estimate:size=N (N in pixels)", param, ctx)
-            return value.strip()
         from . import psf as _psf
 
+        if _psf.is_estimate(value):
+            from .blind import parse_spec
+
+            try:
+                parse_spec(value)
+            except ValueError as exc:
+                self.fail(f"{value!r}: {exc} (write estimate or estimate:size=N, N in pixels)", param, ctx)
+            return value.strip()
         try:
             _psf.parse(value)
         except (ValueError, TypeError) as exc:
@@ -200,7 +254,7 @@ solver_options = _stack(
     solver_option("--variant", type=click.Choice(VARIANTS),
                   help="full: the exact gradient each step; minibatch/stochastic: cheaper, noisier gradients from "
                        "random parts of the image (--seed repeats a run)."),
-    solver_option("--iterations", solve_name="max_num_iter", type=click.IntRange(min=1), metavar="N",
+    solver_option("--iterations", "max_num_iter", solve_name="max_num_iter", type=click.IntRange(min=1), metavar="N",
                   help="Iteration limit."),
     solver_option("--tol", type=click.FloatRange(min=0),
                   help="Stop when the relative change of the cost falls below this."),
@@ -211,7 +265,7 @@ solver_options = _stack(
                   help="Regularisation weight lambda; 'auto' sets it from the estimated noise."),
     solver_option("--boundary", type=click.Choice(BOUNDARIES), help="How the blur treats the image border."),
     solver_option("--seed", type=click.IntRange(min=0), help="Random seed (minibatch/stochastic variants)."),
-    click.option("--float64", is_flag=True, help="Compute in double precision (slower; default float32)."),
+    click.option("--float64", "precision", flag_value="float64", default=None, help="Compute in double precision (slower; default float32)."),
     solver_option("--preconditioner", type=click.Choice(PRECONDITIONERS), help="Precondition the gradient."),
     solver_option("--gtol", type=click.FloatRange(min=0),
                   help="Also stop when the gradient norm falls below this fraction of its first value."),
@@ -281,32 +335,23 @@ def _check_scheduler(ctx, param, value):
 
 
 def _restore_options(ctx, kw):
-    from .batch import RestoreOptions
+    from dataclasses import fields
 
+    from .io import allow_pixels
+    from .options import SolveOptions
+    from .pipeline import RestoreOptions
+
+    allow_pixels(kw["max_pixels"])  # once, for this process; deblur's reader applies the limit
+    solve = {f.name: kw[f.name] for f in fields(SolveOptions) if f.metadata["flag"] and kw.get(f.name) is not None}
     return RestoreOptions(
         psf=_resolve_psf(ctx, kw["psf"]),
-        schedule=kw["schedule"],
-        lr=kw["lr"],
-        momentum=kw["momentum"],
-        variant=kw["variant"],
-        iterations=kw["iterations"],
-        tol=kw["tol"],
-        time_limit=kw["time_limit"],
-        regularizer=kw["regularizer"],
-        weight=kw["weight"],
-        boundary=kw["boundary"],
-        seed=kw["seed"],
-        float64=kw["float64"],
+        solve=SolveOptions(**solve),
         color=kw["color"],
         linear=kw["linear"],
         quality=kw["quality"],
         overwrite=kw["overwrite"],
         max_pixels=kw["max_pixels"],
         memory_budget=kw.get("memory_budget"),
-        gtol=kw["gtol"],
-        batch_fraction=kw["batch_fraction"],
-        decay=kw["decay"],
-        preconditioner=kw["preconditioner"],
     )
 
 
@@ -373,7 +418,7 @@ class IterationProgress:
 def _stop_words(result, options):
     reason = result.stop_reason
     settings = result.settings or {}
-    tol, limit = settings.get("tol", options.tol), settings.get("time_limit", options.time_limit)
+    tol, limit = settings.get("tol", options.solve.tol), settings.get("time_limit", options.solve.time_limit)
     return {
         "max_iter": "reached the iteration limit",
         "tol": f"converged (cost change below --tol {tol:g})" if tol is not None else "converged",
@@ -459,7 +504,7 @@ def _announce_compilation(quiet):
 # --------------------------------------------------------------------------- group
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=Group, context_settings=CONTEXT)
 @click.version_option(__version__, "-V", "--version", prog_name="deblur")
 @click.pass_context
 def main(ctx):
@@ -573,26 +618,14 @@ def restore(ctx, input, output, reference, plot, history, compare, save_psf, rep
     job = _batch.FileJob(input=input, output=output, options=options, reference=reference,
                          plot=plot, history=history, compare=compare, save_psf=save_psf, report=report)
     _announce_compilation(quiet)
-    progress = IterationProgress(options.iterations, enabled=_interactive(quiet))
+    progress = IterationProgress(options.solve.max_num_iter, enabled=_interactive(quiet))
     try:
         outcome = _batch.restore_file(job, callback=progress, on_start=progress.start,
                                       on_note=None if quiet else lambda text: _err(f"note: {text}"))
     except KeyboardInterrupt:
-        progress.close()
         raise Interrupted("interrupted: nothing was written") from None
-    except imio.OutputExistsError as exc:
+    finally:
         progress.close()
-        raise click.UsageError(str(exc)) from None
-    except imio.ImageFileError as exc:
-        progress.close()
-        raise Failure(str(exc)) from None
-    except _batch.InputError as exc:
-        progress.close()
-        raise click.UsageError(str(exc)) from None
-    except (ValueError, TypeError) as exc:  # the library's word on an option it rejects
-        progress.close()
-        raise click.UsageError(str(exc)) from None
-    progress.close()
     if report:
         _write_report(report, [outcome.row], options, f"deblur restore {os.path.basename(input)}",
                       outcome.row.seconds, reference=reference)
@@ -863,8 +896,10 @@ def psf_command(spec, output, overwrite):
     from . import io as imio
     from . import psf as _psf
 
-    if spec == "estimate":
-        raise click.BadParameter("'estimate' is not a kernel; give a PSF form", param_hint="SPEC")
+    if _psf.is_estimate(spec):
+        raise click.BadParameter(f"{spec!r} is not a kernel: estimating one needs an image "
+                                 f"(deblur restore IMAGE --psf {spec} --save-psf FILE); give a PSF form: {PSF_FORMS}",
+                                 param_hint="SPEC")
     _check_ext("'-o' / '--output'", output, (".png", ".tif", ".tiff", ".npy", ".csv"))
     _check_outputs([("'-o' / '--output'", output)], overwrite)
     kernel = _psf.parse(spec)
@@ -909,23 +944,20 @@ def blur(sharp, psf, noise, seed, boundary, linear, output, quality, overwrite, 
     from . import io as imio
     from . import psf as _psf
 
-    if psf == "estimate":
-        raise click.BadParameter("'blur' needs a kernel, not 'estimate'", param_hint="'--psf'")
+    if _psf.is_estimate(psf):
+        raise click.BadParameter(f"'blur' needs a kernel, not {psf!r}; give a PSF form: {PSF_FORMS}",
+                                 param_hint="'--psf'")
     _check_ext("'-o' / '--output'", output, imio.IMAGE_EXTENSIONS)
     _check_outputs([("'-o' / '--output'", output)], overwrite)
-    try:
-        data = imio.read_image(sharp, max_pixels=max_pixels)
-        kernel = _psf.parse(psf)
-        blurred = blur_pixels(data.pixels, kernel, noise=noise, seed=seed, boundary=boundary, linear=linear)
-        alpha = data.alpha
-        if boundary == "valid" and alpha is not None:
-            alpha = _valid_crop(alpha, kernel.shape)
-        out = imio.ImageData(blurred, alpha, data.format, data.mode, data.exif, data.icc_profile, data.dpi)
-        notes = imio.write_image(output, out, quality=quality, overwrite=overwrite)
-    except imio.ImageFileError as exc:
-        raise Failure(str(exc)) from None
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    imio.allow_pixels(max_pixels)
+    data = imio.read_image(sharp, max_pixels=max_pixels)
+    kernel = _psf.parse(psf)
+    blurred = blur_pixels(data.pixels, kernel, noise=noise, seed=seed, boundary=boundary, linear=linear)
+    alpha = data.alpha
+    if boundary == "valid" and alpha is not None:
+        alpha = _valid_crop(alpha, kernel.shape)
+    out = imio.ImageData(blurred, alpha, data.format, data.mode, data.exif, data.icc_profile, data.dpi)
+    notes = imio.write_image(output, out, quality=quality, overwrite=overwrite)
     for note in data.notes + notes:
         _err(f"note: {note}")
     click.echo(f"{sharp} blurred with {psf}" + (f", noise {noise:g}" if noise else "") + f" -> {output}")
@@ -948,7 +980,9 @@ def blur_pixels(pixels, kernel, *, noise=0.0, seed=None, boundary="reflect", lin
 
     kh, kw = kernel.shape
     if kh > pixels.shape[0] or kw > pixels.shape[1]:
-        raise ValueError(f"the PSF ({kw}x{kh} px) is larger than the image "
+        from .errors import InputError
+
+        raise InputError(f"the PSF ({kw}x{kh} px) is larger than the image "
                          f"({pixels.shape[1]}x{pixels.shape[0]} px); use a smaller kernel")
     x = imio.to_float(pixels, np.float64)
     if linear:

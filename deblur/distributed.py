@@ -44,6 +44,7 @@ import contextlib
 import dataclasses
 import os
 
+from .errors import ClusterError
 from .tiled import require_dask
 
 __all__ = ["cluster_executor", "BatchExecutor", "rerunnable", "connect", "describe", "worker_versions",
@@ -53,9 +54,6 @@ LOCAL = "local"
 # Seconds to wait for the scheduler, and for a first worker to join it.
 CONNECT_TIMEOUT = 30
 
-
-class ClusterError(RuntimeError):
-    """The cluster cannot run the batch: scheduler unreachable, no workers, workers without deblur."""
 
 
 def connect(address, *, n_workers=None, timeout=None):

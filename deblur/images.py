@@ -9,6 +9,8 @@ import numbers
 
 import numpy as np
 
+from .errors import ArgumentError, ArgumentTypeError
+
 __all__ = ["INT_SCALE", "check_image", "to_float", "from_float", "to_integer"]
 
 INT_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
@@ -25,41 +27,41 @@ def check_image(image, channel_axis, name="image"):
         try:
             image = np.asarray(image)
         except Exception:  # noqa: BLE001
-            raise TypeError(f"{name} must be a numpy array") from None
+            raise ArgumentTypeError(f"{name} must be a numpy array") from None
     if image.dtype.byteorder not in "=|":
         image = image.astype(image.dtype.newbyteorder("="))  # big-endian data from FITS/TIFF readers
     if image.dtype.kind == "f":
         pass
     elif image.dtype not in INT_SCALE:
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{name} has dtype {image.dtype}; use float (values in [0, 1]), uint8 or uint16, "
             "e.g. skimage.img_as_float(image)"
         )
     if channel_axis is None:
         if image.ndim == 3:
-            raise ValueError(
+            raise ArgumentError(
                 f"{name} is 3-D with shape {image.shape}; for a colour image pass channel_axis=-1 "
                 "(or the axis holding the channels)"
             )
         if image.ndim != 2:
-            raise ValueError(f"{name} must be a 2-D gray image or 3-D with channel_axis, got {image.ndim}-D")
+            raise ArgumentError(f"{name} must be a 2-D gray image or 3-D with channel_axis, got {image.ndim}-D")
         image = image[..., np.newaxis]
     else:
         if image.ndim != 3:
-            raise ValueError(
+            raise ArgumentError(
                 f"channel_axis={channel_axis} needs a 3-D image, got {image.ndim}-D; use channel_axis=None for gray"
             )
         if not isinstance(channel_axis, numbers.Integral) or not -3 <= channel_axis < 3:
-            raise ValueError(f"channel_axis must be an integer in [-3, 2], got {channel_axis!r}")
+            raise ArgumentError(f"channel_axis must be an integer in [-3, 2], got {channel_axis!r}")
         image = np.moveaxis(image, channel_axis, -1)
     if image.shape[-1] == 0 or min(image.shape[:2]) < 2:
-        raise ValueError(f"{name} is too small ({image.shape[0]}x{image.shape[1]} pixels): deblurring needs at least 2x2")
+        raise ArgumentError(f"{name} is too small ({image.shape[0]}x{image.shape[1]} pixels): deblurring needs at least 2x2")
     if image.dtype.kind == "f":
         if not np.all(np.isfinite(image)):
-            raise ValueError(f"{name} contains NaN or Inf pixels; replace them (e.g. np.nan_to_num) before deblurring")
+            raise ArgumentError(f"{name} contains NaN or Inf pixels; replace them (e.g. np.nan_to_num) before deblurring")
         largest = float(max(-image.min(), image.max())) if image.size else 0.0
         if largest > _FLOAT_LIMIT:
-            raise ValueError(
+            raise ArgumentError(
                 f"{name} has values up to {largest:.3g}; float images are expected in [0, 1] "
                 "(rescale, e.g. image / image.max())"
             )

@@ -34,6 +34,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import images as _images
+from .atomic import atomic_write, check_output
+from .errors import ImageFileError, OutputExistsError
+from .psf import KERNEL_EXTENSIONS
+from .psf import save as write_kernel
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -48,6 +52,9 @@ __all__ = [
     "to_float",
     "from_float",
     "side_by_side",
+    "write_kernel",
+    "allow_pixels",
+    "KERNEL_EXTENSIONS",
 ]
 
 # Extension -> Pillow format name. The readable and writable set is the same.
@@ -65,18 +72,6 @@ IMAGE_EXTENSIONS = tuple(FORMATS)
 DEFAULT_QUALITY = 95  # JPEG/WebP; Pillow's own default (75) visibly blurs a restored image again
 
 _MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-
-
-class ImageFileError(ValueError):
-    """An image file could not be read or written; the message says why and what to do."""
-
-
-class OutputExistsError(FileExistsError):
-    """The output file exists and ``overwrite`` was not given."""
-
-    def __init__(self, path):
-        self.path = os.fspath(path)
-        super().__init__(f"{self.path} already exists; pass --overwrite to replace it, or choose another output name")
 
 
 @dataclass
@@ -160,31 +155,48 @@ def _convert_depth(pixels, dtype):
 # --------------------------------------------------------------------------- reading
 
 
-@contextlib.contextmanager
 def _pixel_limit(max_pixels):
-    """Apply Pillow's decompression-bomb limit for one read (None keeps Pillow's default)."""
+    """The largest image to decode, in pixels (None: no limit); Pillow's limit by default."""
     from PIL import Image
 
-    old = Image.MAX_IMAGE_PIXELS
-    if max_pixels is not None:
-        Image.MAX_IMAGE_PIXELS = int(max_pixels) if max_pixels > 0 else None
-    try:
-        with warnings.catch_warnings():
-            # Pillow only warns between the limit and twice it; an image that large is refused either way.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            yield
-    finally:
-        Image.MAX_IMAGE_PIXELS = old
+    if max_pixels is None:
+        return Image.MAX_IMAGE_PIXELS
+    return int(max_pixels) if max_pixels > 0 else None
+
+
+def _check_pixels(path, size, limit):
+    """Refuse, before decoding, an image larger than ``limit`` pixels (a decompression bomb, maybe)."""
+    width, height = size
+    if limit is not None and width * height > limit:
+        raise ImageFileError(
+            f"{path} is too large to open safely ({width}x{height} = {width * height} pixels, above the limit "
+            f"of {limit}): a small malicious file can expand to fill memory. If you trust this file, raise the "
+            "limit with --max-pixels N (or --max-pixels 0 for no limit)."
+        )
+
+
+def allow_pixels(max_pixels):
+    """Let Pillow open images up to ``max_pixels`` (0: any), where its own limit is lower.
+
+    For an application to call once, at start (the command line does, and
+    each batch worker process): it sets ``PIL.Image.MAX_IMAGE_PIXELS`` to
+    None, leaving the check to :func:`read_image`'s ``max_pixels``. Never
+    called per file, and a no-op when Pillow's limit is already high enough.
+    """
+    from PIL import Image
+
+    pillow = Image.MAX_IMAGE_PIXELS
+    if max_pixels is not None and pillow is not None and (max_pixels == 0 or max_pixels > pillow):
+        Image.MAX_IMAGE_PIXELS = None
 
 
 def _bomb_message(path, exc):
     from PIL import Image
 
-    limit = Image.MAX_IMAGE_PIXELS
     return (
-        f"{path} is too large to open safely ({exc}). Pillow refuses images above {limit} pixels "
-        "because a small malicious file can expand to fill memory. If you trust this file, raise the "
-        "limit with --max-pixels N (or --max-pixels 0 for no limit)."
+        f"{path} is too large for Pillow to open ({exc}): its own limit, PIL.Image.MAX_IMAGE_PIXELS = "
+        f"{Image.MAX_IMAGE_PIXELS}, refuses it before deblur's --max-pixels is asked. The command line lifts "
+        "Pillow's limit; in your own program set PIL.Image.MAX_IMAGE_PIXELS = None once, and pass max_pixels."
     )
 
 
@@ -196,7 +208,11 @@ def read_image(path, *, max_pixels=None):
     path : str or path-like
         PNG, JPEG, TIFF, BMP or WebP file.
     max_pixels : int, optional
-        Decompression-bomb limit in pixels (0: none). Default: Pillow's.
+        Decompression-bomb limit in pixels (0: none), checked from the file's
+        header before any decoding. Default: Pillow's ``MAX_IMAGE_PIXELS``,
+        read (never changed). Pillow applies its own limit first; to open a
+        larger image, set ``PIL.Image.MAX_IMAGE_PIXELS = None`` once (the
+        command line does) and let ``max_pixels`` decide.
 
     Raises
     ------
@@ -211,15 +227,16 @@ def read_image(path, *, max_pixels=None):
         raise ImageFileError(f"{path} does not exist; check the file name")
     if os.path.isdir(path):
         raise ImageFileError(f"{path} is a folder, not an image file (use 'deblur batch' for folders)")
+    limit = _pixel_limit(max_pixels)
     if _is_png16_color(path):
-        return _read_png16(path)
+        return _read_png16(path, limit)
     try:
-        with _pixel_limit(max_pixels):
-            with Image.open(path) as im:
-                if im.format == "TIFF" and _tiff_needs_tifffile(im):
-                    return _read_tifffile(path, fmt="TIFF")
-                im.load()
-                return _from_pillow(im, path)
+        with Image.open(path) as im:
+            _check_pixels(path, im.size, limit)
+            if im.format == "TIFF" and _tiff_needs_tifffile(im):
+                return _read_tifffile(path, fmt="TIFF")
+            im.load()
+            return _from_pillow(im, path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageFileError(_bomb_message(path, exc)) from None
     except UnidentifiedImageError:
@@ -401,7 +418,7 @@ def _png_chunks(data, path):
     raise ImageFileError(f"{path} is truncated (no PNG end marker); re-export or re-download it")
 
 
-def _read_png16(path):
+def _read_png16(path, limit=None):
     with open(path, "rb") as fh:
         data = fh.read()
     idat, exif, icc, dpi = [], None, None, None
@@ -421,6 +438,7 @@ def _read_png16(path):
             if unit == 1:
                 dpi = (px * 0.0254, py * 0.0254)
     width, height, depth, ctype, _, _, interlace = header
+    _check_pixels(path, (width, height), limit)
     if interlace:
         raise ImageFileError(
             f"{path} is an interlaced 16-bit colour PNG, which deblur cannot read; save it without interlacing"
@@ -526,92 +544,6 @@ def output_format(path):
             f"cannot tell the image format of {os.fspath(path)!r} from its extension; "
             f"use one of {', '.join(IMAGE_EXTENSIONS)}"
         ) from None
-
-
-def check_output(path, *, overwrite=False):
-    """Fail early, before any work, if ``path`` cannot be written.
-
-    Raises OutputExistsError when it exists (and not ``overwrite``), and
-    ImageFileError when its folder is missing or not writable.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise ImageFileError(f"{path} is a folder; give a file name for the output")
-    if os.path.lexists(path) and not overwrite:
-        raise OutputExistsError(path)
-    if not os.path.isdir(folder):
-        raise ImageFileError(f"cannot write {path}: the folder {folder} does not exist; create it first")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ImageFileError(f"cannot write {path}: no permission to write in {folder}; choose another output folder")
-
-
-_UMASK = None
-
-
-def _file_mode():
-    global _UMASK
-    if _UMASK is None:
-        _UMASK = os.umask(0o022)
-        os.umask(_UMASK)
-    return 0o666 & ~_UMASK
-
-
-def atomic_write(path, write, *, overwrite=False):
-    """Write a file through a temporary file in the same folder, then rename it into place.
-
-    Parameters
-    ----------
-    path : str or path-like
-        Destination.
-    write : callable
-        ``write(fh)`` writes the content into the binary file object ``fh``.
-    overwrite : bool
-        Replace an existing ``path``. Without it an existing file is never
-        touched, even if it appears while we write (a hard link claims the
-        name atomically).
-
-    If ``write`` raises - or the process is interrupted - the temporary file
-    is removed and ``path`` is left as it was.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not overwrite and os.path.lexists(path):
-        raise OutputExistsError(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".part")
-    except FileNotFoundError:
-        raise ImageFileError(f"cannot write {path}: the folder {folder} does not exist; create it first") from None
-    except (PermissionError, NotADirectoryError, OSError) as exc:
-        raise ImageFileError(f"cannot write {path}: {exc.strerror or exc}; choose another output folder") from None
-    try:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, _file_mode())
-        try:
-            with open(tmp, "wb") as fh:  # by name: some writers (tifffile) want fh.name to be a path
-                write(fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as exc:  # disk full, quota, I/O error: the reason in words, no traceback
-            raise ImageFileError(f"could not write {path}: {exc.strerror or exc}") from exc
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # fails if the name was taken meanwhile: never clobbers
-            except FileExistsError:
-                raise OutputExistsError(path) from None
-            except OSError:  # a file system without hard links
-                if os.path.lexists(path):
-                    raise OutputExistsError(path) from None
-                os.replace(tmp, path)
-            else:
-                os.unlink(tmp)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _pillow_mode(pixels, alpha):
@@ -750,28 +682,3 @@ def side_by_side(before, after, *, gap=4, labels=("before", "after")):
         for x0, text in ((0, labels[0]), (w + gap, labels[1])):
             draw.text((x0 + 3, 1), text, fill=(0, 0, 0))
     return ImageData(np.asarray(im), None, "PNG", "RGB")
-
-
-KERNEL_EXTENSIONS = (".png", ".tif", ".tiff", ".npy", ".csv")
-
-
-def write_kernel(path, kernel, overwrite=False):
-    """Write a PSF atomically: ``.npy``/``.csv`` exact, ``.png`` 16-bit with the peak white, ``.tif`` float32."""
-    import io as _io
-
-    path = os.fspath(path)
-    kernel = np.asarray(kernel, dtype=np.float64)
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".npy":
-        buf = _io.BytesIO()
-        np.save(buf, kernel, allow_pickle=False)
-        atomic_write(path, lambda fh: fh.write(buf.getvalue()), overwrite=overwrite)
-    elif ext == ".csv":
-        text = "\n".join(",".join(repr(float(v)) for v in row) for row in kernel) + "\n"
-        atomic_write(path, lambda fh: fh.write(text.encode()), overwrite=overwrite)
-    elif ext == ".png":  # peak to white, 16 bits: proportions survive the round trip
-        write_image(path, ImageData(from_float(kernel / kernel.max(), np.uint16)), overwrite=overwrite)
-    elif ext in (".tif", ".tiff"):
-        write_image(path, ImageData(kernel.astype(np.float32)), overwrite=overwrite)
-    else:
-        raise ValueError(f"a kernel file needs one of {', '.join(KERNEL_EXTENSIONS)}, not {path!r}")

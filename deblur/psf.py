@@ -1,4 +1,4 @@
-"""Point-spread functions: builders, loading and the spec-string parser.
+"""Point-spread functions: builders, the spec-string parser, kernel files read and written.
 
 Every kernel returned here is a 2-D float64 array, non-negative and summing
 to 1, in the orientation for **convolution** (``scipy.ndimage.convolve``).
@@ -14,7 +14,12 @@ import os
 
 import numpy as np
 
-__all__ = ["gaussian", "disk", "motion", "box", "load", "parse", "validate", "KINDS"]
+from .errors import ArgumentError, ArgumentTypeError
+
+__all__ = [
+    "gaussian", "disk", "motion", "box", "load", "save", "parse", "validate", "is_estimate", "KINDS",
+    "KERNEL_EXTENSIONS", "ESTIMATE",
+]
 
 # The forms a spec string may take, for error messages and --help.
 KINDS = {
@@ -23,6 +28,9 @@ KINDS = {
     "motion": "motion:length=15,angle=30  (degrees, counter-clockwise)",
     "box": "box:size=5",
 }
+# The word that asks for the kernel to be estimated from the image (deblur.blind parses its options).
+ESTIMATE = "estimate"
+KERNEL_EXTENSIONS = (".png", ".tif", ".tiff", ".npy", ".csv")
 SPEC_FORMS = ", ".join(v.split("  ")[0] for v in KINDS.values()) + ", or a kernel file (.npy, .png, .tif, .csv)"
 
 
@@ -39,7 +47,7 @@ def _normalised(kernel):
 
 def _check_size(size, what):
     if size > MAX_SIZE:
-        raise ValueError(
+        raise ArgumentError(
             f"a {what} needs a {size}x{size} kernel, larger than the image could be (limit {MAX_SIZE} px); "
             "PSF parameters are in pixels"
         )
@@ -50,16 +58,16 @@ def _positive(name, value):
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"PSF {name} must be a number, got {value!r}") from None
+        raise ArgumentError(f"PSF {name} must be a number, got {value!r}") from None
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"PSF {name} must be a positive finite number, got {value!r}")
+        raise ArgumentError(f"PSF {name} must be a positive finite number, got {value!r}")
     return value
 
 
 def _odd_size(size, name="size"):
     size = _positive(name, size)
     if size != int(size):
-        raise ValueError(f"PSF {name} must be a whole number of pixels, got {size!r}")
+        raise ArgumentError(f"PSF {name} must be a whole number of pixels, got {size!r}")
     return int(size)
 
 
@@ -135,9 +143,9 @@ def motion(length, angle=0.0):
     try:
         angle = float(angle)
     except (TypeError, ValueError):
-        raise ValueError(f"PSF angle must be a number of degrees, got {angle!r}") from None
+        raise ArgumentError(f"PSF angle must be a number of degrees, got {angle!r}") from None
     if not math.isfinite(angle):
-        raise ValueError(f"PSF angle must be finite, got {angle!r}")
+        raise ArgumentError(f"PSF angle must be finite, got {angle!r}")
     half = int(math.ceil(min(length, 2 * MAX_SIZE) / 2))
     size = _check_size(2 * half + 1, f"motion of length {length:g}")
     kernel = np.zeros((size, size))
@@ -166,12 +174,13 @@ def box(size):
 def load(path):
     """Load a kernel from ``.npy``, ``.csv``/``.txt`` or an image file.
 
-    The kernel is made non-negative and normalised to sum 1. An image file
-    (PNG, TIFF, ...) is read as gray levels; colour images are averaged.
+    The kernel is normalised to sum 1. An image file (PNG, TIFF, ...) is
+    read as gray levels (a colour image as its luminance); an array file must
+    hold a 2-D kernel.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise ValueError(f"PSF file not found: {path!r}")
+        raise ArgumentError(f"PSF file not found: {path!r}")
     ext = os.path.splitext(path)[1].lower()
     try:
         if ext == ".npy":
@@ -184,10 +193,7 @@ def load(path):
             with Image.open(path) as im:
                 kernel = np.asarray(im.convert("F") if im.mode not in ("I;16", "I") else im, dtype=np.float64)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
-        raise ValueError(f"could not read PSF file {path!r}: {exc}") from None
-    kernel = np.asarray(kernel, dtype=np.float64)
-    if kernel.ndim == 3:
-        kernel = kernel.mean(axis=-1)
+        raise ArgumentError(f"could not read PSF file {path!r}: {exc}") from None
     return validate(kernel, name=f"PSF file {path!r}")
 
 
@@ -204,23 +210,38 @@ def validate(kernel, name="psf"):
     try:
         kernel = np.asarray(kernel)
     except Exception:  # noqa: BLE001
-        raise TypeError(f"{name} must be a 2-D array of numbers") from None
+        raise ArgumentTypeError(f"{name} must be a 2-D array of numbers") from None
     if kernel.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {kernel.dtype}")
+        raise ArgumentTypeError(f"{name} must be a real numeric array, got dtype {kernel.dtype}")
     kernel = kernel.astype(np.float64)
     if kernel.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got {kernel.ndim}-D with shape {kernel.shape}")
+        raise ArgumentError(
+            f"{name} must be 2-D, got {kernel.ndim}-D with shape {kernel.shape}; "
+            "a blur kernel is one plane of taps (for a stack, pass one plane, e.g. kernel[..., 0])"
+        )
     if kernel.size == 0:
-        raise ValueError(f"{name} is empty")
+        raise ArgumentError(f"{name} is empty")
     if not np.all(np.isfinite(kernel)):
-        raise ValueError(f"{name} contains NaN or Inf values; remove them before deblurring")
+        raise ArgumentError(f"{name} contains NaN or Inf values; remove them before deblurring")
     if np.any(kernel < 0):
-        raise ValueError(f"{name} has negative values; a blur kernel must be non-negative")
+        raise ArgumentError(f"{name} has negative values; a blur kernel must be non-negative")
     peak = kernel.max()
     if peak <= 0:
-        raise ValueError(f"{name} sums to 0; a blur kernel needs a positive sum (is it all zeros?)")
+        raise ArgumentError(f"{name} sums to 0; a blur kernel needs a positive sum (is it all zeros?)")
     kernel = kernel / peak  # first by the peak, so huge finite taps cannot overflow the sum
     return kernel / kernel.sum()
+
+
+def is_estimate(spec):
+    """True when ``spec`` asks for the kernel to be estimated: ``'estimate'`` or ``'estimate:size=N'``.
+
+    The one place the word is recognised (any case, spaces around it allowed);
+    :func:`deblur.blind.parse_spec` reads its options.
+
+    >>> is_estimate("estimate:size=9"), is_estimate("gaussian:sigma=1")
+    (True, False)
+    """
+    return isinstance(spec, str) and spec.strip().partition(":")[0].strip().lower() == ESTIMATE
 
 
 def _parse_params(kind, text):
@@ -231,7 +252,7 @@ def _parse_params(kind, text):
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key or not value.strip():
-            raise ValueError(
+            raise ArgumentError(
                 f"malformed PSF spec parameter {item!r} in {kind!r}: write key=value, e.g. {KINDS[kind].split()[0]}"
             )
         params[key] = value.strip()
@@ -253,8 +274,13 @@ def parse(spec):
     >>> psf.parse("box:size=3").shape
     (3, 3)
     """
+    if is_estimate(spec):
+        raise ArgumentError(
+            f"{spec!r} asks for the kernel to be estimated from an image, which needs the image: "
+            f"pass it to deblur.solve, or give a kernel ({SPEC_FORMS})"
+        )
     if not isinstance(spec, (str, os.PathLike)):
-        raise TypeError(f"PSF spec must be a string or a path, got {type(spec).__name__}")
+        raise ArgumentTypeError(f"PSF spec must be a string or a path, got {type(spec).__name__}")
     text = os.fspath(spec).strip()
     kind, _, rest = text.partition(":")
     kind = kind.strip().lower()
@@ -262,7 +288,7 @@ def parse(spec):
         looks_like_kind = bool(rest) and kind.replace("-", "").replace("_", "").isalnum() and len(kind) > 1
         if os.path.exists(text) or (not looks_like_kind and (os.path.splitext(text)[1] or os.path.sep in text)):
             return load(text)
-        raise ValueError(f"unknown PSF kind {kind!r}; use one of: {SPEC_FORMS}")
+        raise ArgumentError(f"unknown PSF kind {kind!r}; use one of: {SPEC_FORMS}")
     params = _parse_params(kind, rest)
     builders = {
         "gaussian": (gaussian, {"sigma"}, {"size"}),
@@ -275,5 +301,49 @@ def parse(spec):
     missing = required - set(params)
     if unknown or missing:
         what = f"unknown parameter(s) {sorted(unknown)}" if unknown else f"missing parameter(s) {sorted(missing)}"
-        raise ValueError(f"PSF spec {text!r}: {what}; write it as {KINDS[kind]}")
+        raise ArgumentError(f"PSF spec {text!r}: {what}; write it as {KINDS[kind]}")
     return builder(**params)
+
+
+def save(path, kernel, *, overwrite=False):
+    """Write a kernel file atomically, in the format its extension names.
+
+    ``.npy`` and ``.csv`` keep the taps exactly; ``.png`` is 16-bit gray
+    with the peak white (proportions survive the round trip through
+    :func:`load`), ``.tif`` float32.
+
+    Raises
+    ------
+    ArgumentError
+        For another extension.
+    OutputExistsError
+        When ``path`` exists and not ``overwrite``.
+    """
+    import io
+
+    from .atomic import atomic_write
+
+    path = os.fspath(path)
+    kernel = np.asarray(kernel, dtype=np.float64)
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npy":
+        buf = io.BytesIO()
+        np.save(buf, kernel, allow_pickle=False)
+        blob = buf.getvalue()
+    elif ext == ".csv":
+        blob = ("\n".join(",".join(repr(float(v)) for v in row) for row in kernel) + "\n").encode()
+    elif ext in (".png", ".tif", ".tiff"):
+        from PIL import Image
+
+        from .images import to_integer
+
+        if ext == ".png":
+            picture, options = Image.fromarray(to_integer(kernel / kernel.max(), np.uint16)), {}
+        else:
+            picture, options = Image.fromarray(kernel.astype(np.float32)), {"compression": "tiff_adobe_deflate"}
+        atomic_write(path, lambda fh: picture.save(fh, format="PNG" if ext == ".png" else "TIFF", **options),
+                     overwrite=overwrite)
+        return
+    else:
+        raise ArgumentError(f"a kernel file needs one of {', '.join(KERNEL_EXTENSIONS)}, not {path!r}")
+    atomic_write(path, lambda fh: fh.write(blob), overwrite=overwrite)

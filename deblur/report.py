@@ -280,15 +280,24 @@ def _full_size(path, pixels, preview, overwrite):
 
 
 def describe_options(options, **extra):
-    """The options that differ from their defaults, as ``[(name, text)]`` for the page's header."""
+    """The options that differ from their defaults, as ``[(name, text)]`` for the page's header.
+
+    Solver options go by their command-line names (``iterations``, ``float64``).
+    """
     from dataclasses import fields
 
+    from .options import SolveOptions
+
+    flags = {f.name: f.metadata for f in fields(SolveOptions)}
     items = []
-    for f in fields(options):
-        value = getattr(options, f.name)
-        if f.name in ("overwrite",) or value is None or value is False or (value == f.default and f.name != "psf"):
+    for name, value in options.chosen().items():
+        if name == "overwrite" or value is None or value is False:
             continue
-        items.append((f.name, "array" if isinstance(value, np.ndarray) else str(value)))
+        meta = flags.get(name) or {}
+        if meta.get("flag"):
+            name = meta["flag"].lstrip("-").replace("-", "_")
+            value = True if meta.get("kind") == "flag" else value
+        items.append((name, "array" if isinstance(value, np.ndarray) else str(value)))
     items += [(k, str(v)) for k, v in extra.items() if v not in (None, False)]
     return items
 

@@ -1,5 +1,5 @@
-"""Warning classes of deblur."""
+"""Warning classes of deblur (defined in :mod:`deblur.errors`)."""
 
+from .errors import DeblurWarning, StepSizeWarning
 
-class StepSizeWarning(UserWarning):
-    """An explicit step size is above the stability limit 2/L of gradient descent."""
+__all__ = ["DeblurWarning", "StepSizeWarning"]

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deblur import batch
+from deblur.options import SolveOptions
+from deblur import batch, pipeline
 
 
 @pytest.fixture
@@ -27,25 +28,29 @@ def images(tmp_path):
 
 
 def _job(path, out_dir, **kw):
-    options = batch.RestoreOptions(psf="box:size=3", iterations=2, **kw)
+    options = batch.RestoreOptions(psf="box:size=3", solve=SolveOptions(max_num_iter=2), **kw)
     return batch.FileJob(input=str(path), output=str(out_dir / path.name), options=options, label=path.name)
 
 
 def test_jobs_and_rows_are_picklable(tmp_path):
-    job = _job(tmp_path / "a.png", tmp_path, weight=0.01, color="luma")
+    job = _job(tmp_path / "a.png", tmp_path, color="luma")
     assert pickle.loads(pickle.dumps(job)) == job
     row = batch.Row(file="a.png", status="ok", iterations=3)
     assert pickle.loads(pickle.dumps(row)) == row
 
 
 def test_options_map_onto_solve():
-    kwargs = batch.RestoreOptions(psf="box:size=3", float64=True, iterations=7, lr=0.5).solver_kwargs()
-    assert kwargs["precision"] == "float64" and kwargs["max_num_iter"] == 7 and kwargs["lr"] == 0.5
+    options = batch.RestoreOptions(psf="box:size=3", color="rgb",
+                                   solve=SolveOptions(precision="float64", max_num_iter=7, lr=0.5))
+    solver = options.solver_options
+    assert solver.precision == "float64" and solver.max_num_iter == 7 and solver.lr == 0.5
+    assert solver.color_space == "rgb" and options.solve.color_space == "opponent"
     import inspect
+    from dataclasses import fields
 
     from deblur import api
 
-    assert set(kwargs) <= set(inspect.signature(api.solve).parameters)
+    assert {f.name for f in fields(SolveOptions)} <= set(inspect.signature(api.solve).parameters)
 
 
 def test_process_file_ok_and_failed(images, tmp_path):
@@ -82,7 +87,7 @@ def test_stop_request_writes_nothing(images, tmp_path, monkeypatch):
     out.mkdir()
     stop = multiprocessing.get_context("spawn").Event()
     stop.set()
-    monkeypatch.setattr(batch, "_STOP", stop)
+    monkeypatch.setattr(pipeline, "_STOP", stop)
     row = batch.process_file(_job(images[0], out))
     assert row.status == "interrupted"
     assert os.listdir(out) == []
@@ -92,7 +97,7 @@ def test_stop_request_mid_solve(images, tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
     stop = multiprocessing.get_context("spawn").Event()
-    monkeypatch.setattr(batch, "_STOP", stop)
+    monkeypatch.setattr(pipeline, "_STOP", stop)
 
     def set_after_first(state):
         stop.set()
@@ -149,7 +154,7 @@ def test_summary_csv_json_and_table(tmp_path):
 
 def test_reference_of_other_size_is_an_input_error(images, tmp_path):
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "ref.png")
-    options = batch.RestoreOptions(psf="box:size=3", iterations=1)
+    options = batch.RestoreOptions(psf="box:size=3", solve=SolveOptions(max_num_iter=1))
     job = batch.FileJob(input=str(images[0]), output=str(tmp_path / "o.png"), options=options,
                         reference=str(tmp_path / "ref.png"))
     with pytest.raises(batch.InputError, match="does not match"):

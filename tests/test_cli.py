@@ -328,7 +328,7 @@ def test_ctrl_c_during_solve(runner, gray, tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(api, "solve", interrupted)
+    monkeypatch.setattr(api, "solve_plan", interrupted)
     result = run(runner, "restore", gray, *PSF, *FAST)
     assert result.exit_code == 130 and "nothing was written" in result.stderr
     assert sorted(os.listdir(tmp_path)) == ["gray.png"]
@@ -352,7 +352,7 @@ def test_sigterm_during_solve_stops_cleanly_with_143(runner, gray, tmp_path, mon
         raise AssertionError("SIGTERM was not handled")
 
     before = signal.getsignal(signal.SIGTERM)
-    monkeypatch.setattr(api, "solve", terminated)
+    monkeypatch.setattr(api, "solve_plan", terminated)
     result = run(runner, "restore", gray, *PSF, *FAST)
     assert result.exit_code == 143 and "nothing was written" in result.stderr
     assert sorted(os.listdir(tmp_path)) == ["gray.png"]
@@ -445,22 +445,20 @@ def test_shell_completion_offers_psf_forms():
 
 
 def test_solver_defaults_are_the_librarys(runner, gray, monkeypatch):
-    """Options not given are not passed, so deblur.solve's own defaults apply; --help shows them."""
+    """Options not given keep the schema's defaults (the library's); --help shows them."""
     from deblur import api
 
     seen = {}
-    real = api.solve
+    real = api.prepare
 
-    def spy(image, psf, **kwargs):
-        seen.update(kwargs)
-        return real(image, psf, **kwargs)
+    def spy(image, psf, options, **kwargs):
+        seen.update(options.chosen())
+        return real(image, psf, options, **kwargs)
 
-    monkeypatch.setattr(api, "solve", spy)
+    monkeypatch.setattr(api, "prepare", spy)
     assert run(runner, "restore", gray, *PSF, "--tol", "0.1", "--float64").exit_code == 0
-    assert seen["tol"] == 0.1 and seen["precision"] == "float64"
-    for name in ("regularizer", "schedule", "momentum", "boundary", "weight", "max_num_iter", "lr"):
-        assert name not in seen
-    monkeypatch.setattr(api, "solve", real)
+    assert seen == {"tol": 0.1, "precision": "float64"}
+    monkeypatch.setattr(api, "prepare", real)
     help_text = "".join(run(runner, "restore", "--help").output.split())  # wrapping breaks at spaces and hyphens
     assert f"[default:{cli.library_defaults()['regularizer']}]" in help_text
 
@@ -490,3 +488,55 @@ def test_compilation_is_announced_only_without_a_fresh_cache(tmp_path, monkeypat
     (tmp_path / "deblur" / "_kernels.dot-10.py311.nbi").write_bytes(b"")  # newer than the source
     assert not cli._announce_compilation(quiet=False)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("spec", ["estimate", "estimate:size=5"])
+def test_psf_command_refuses_estimate_clearly(runner, tmp_path, spec):
+    """'deblur psf estimate:size=5 -o k.png' used to end in a traceback."""
+    result = run(runner, "psf", spec, "-o", str(tmp_path / "k.png"))
+    assert result.exit_code == 2 and "not a kernel" in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "k.png").exists()
+
+
+def test_blur_refuses_estimate_clearly(runner, gray, tmp_path):
+    result = run(runner, "blur", gray, "--psf", "estimate:size=3", "-o", str(tmp_path / "b.png"))
+    assert result.exit_code == 2 and "needs a kernel" in result.stderr
+
+
+def test_a_3d_kernel_file_is_a_usage_error(runner, gray, tmp_path):
+    np.save(tmp_path / "stack.npy", np.ones((5, 5, 7)))
+    result = run(runner, "restore", gray, "--psf", str(tmp_path / "stack.npy"), *FAST)
+    assert result.exit_code == 2 and "2-D" in result.stderr
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), ValueError("operands could not be broadcast")])
+def test_an_unexpected_exception_is_reported_as_a_bug(runner, gray, monkeypatch, error, tmp_path):
+    """Not as the user's mistake (exit 2): a bug report, with where the traceback went."""
+    from deblur import api
+
+    def broken(plan):
+        raise error
+
+    monkeypatch.setattr(api, "solve_plan", broken)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    result = run(runner, "restore", gray, *PSF, *FAST, "-o", str(tmp_path / "out.png"))
+    assert result.exit_code == 1
+    assert "this is a bug in deblur, please report it" in result.stderr and str(error) in result.stderr
+    saved = list(tmp_path.glob("deblur-bug-*.txt"))
+    assert len(saved) == 1 and str(saved[0]) in result.stderr.replace("\n", "")
+    assert "Traceback" in saved[0].read_text() and "broken" in saved[0].read_text()
+
+
+def test_deblur_errors_keep_their_exit_codes(runner, gray, monkeypatch):
+    from deblur import api, errors
+
+    for exc, code in ((errors.ImageFileError("disk full"), 1), (errors.InputError("sizes differ"), 2)):
+        def failing(plan, exc=exc):
+            raise exc
+
+        monkeypatch.setattr(api, "solve_plan", failing)
+        result = run(runner, "restore", gray, *PSF, *FAST, "--overwrite")
+        assert result.exit_code == code and str(exc) in result.stderr and "bug" not in result.stderr

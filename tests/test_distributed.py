@@ -16,6 +16,7 @@ import dask  # noqa: E402
 import distributed  # noqa: E402
 from distributed.diagnostics.plugin import WorkerPlugin  # noqa: E402
 
+from deblur.options import SolveOptions
 from deblur import batch, cli  # noqa: E402
 from deblur import distributed as deblur_distributed  # noqa: E402
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:unclosed:ResourceWarning")
 # The worker plugin below travels by value: workers cannot import this test module.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-OPTIONS = batch.RestoreOptions(psf="motion:length=5,angle=20", iterations=8)
+OPTIONS = batch.RestoreOptions(psf="motion:length=5,angle=20", solve=SolveOptions(max_num_iter=8))
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ class DieOnce(WorkerPlugin):
         self.marker_dir = marker_dir
 
     def setup(self, worker):
-        import deblur.batch as b
+        import deblur.pipeline as b
 
         original = getattr(b, "_original_restore_file", b.restore_file)
         b._original_restore_file = original
@@ -139,7 +140,7 @@ class DieOnce(WorkerPlugin):
         b.restore_file = restore_file
 
     def teardown(self, worker):
-        import deblur.batch as b
+        import deblur.pipeline as b
 
         b.restore_file = b._original_restore_file
 

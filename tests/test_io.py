@@ -367,3 +367,45 @@ def test_side_by_side():
     pair = imio.side_by_side(np.zeros((50, 40), np.uint16), np.full((50, 40), 65535, np.uint16))
     assert pair.pixels.shape == (50 + 14, 84, 3) and pair.pixels.dtype == np.uint8
     assert pair.pixels[30, 10, 0] == 0 and pair.pixels[30, 70, 0] == 255
+
+
+def test_reading_never_changes_pillows_pixel_limit(tmp_path, monkeypatch):
+    """The limit is checked from the header; PIL.Image.MAX_IMAGE_PIXELS is read, never written, per file."""
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "big.png")
+    sentinel = 10**7 + 1
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", sentinel)
+    seen = []
+    real_load = Image.Image.load
+
+    def load(self):
+        seen.append(Image.MAX_IMAGE_PIXELS)
+        return real_load(self)
+
+    monkeypatch.setattr(Image.Image, "load", load)
+    for limit in (0, 500, None):
+        imio.read_image(tmp_path / "big.png", max_pixels=limit)
+    with pytest.raises(imio.ImageFileError, match="--max-pixels"):
+        imio.read_image(tmp_path / "big.png", max_pixels=399)
+    assert seen and set(seen) == {sentinel} and Image.MAX_IMAGE_PIXELS == sentinel
+
+
+def test_a_16bit_colour_png_obeys_the_pixel_limit(tmp_path):
+    pixels = np.full((20, 20, 3), 1000, np.uint16)
+    imio.write_image(tmp_path / "deep.png", imio.ImageData(pixels))
+    with pytest.raises(imio.ImageFileError, match="--max-pixels"):
+        imio.read_image(tmp_path / "deep.png", max_pixels=100)
+    assert imio.read_image(tmp_path / "deep.png", max_pixels=400).pixels.dtype == np.uint16
+
+
+def test_atomic_write_never_touches_the_umask(tmp_path, monkeypatch):
+    from deblur import atomic
+
+    def no_umask(mask):
+        raise AssertionError("os.umask called while writing")
+
+    umask = atomic._read_umask()
+    monkeypatch.setattr(os, "umask", no_umask)
+    for i in range(2):
+        imio.atomic_write(tmp_path / f"f{i}.bin", lambda fh: fh.write(b"x"))
+    if umask is not None:  # Linux tells it in /proc/self/status
+        assert os.stat(tmp_path / "f1.bin").st_mode & 0o777 == 0o666 & ~umask

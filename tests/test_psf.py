@@ -253,3 +253,46 @@ def test_validate_huge_but_finite_taps():
 def test_gaussian_with_tiny_sigma_is_a_delta():
     k = psf.gaussian(1e-300)
     assert k.shape == (3, 3) and k[1, 1] == 1.0
+
+
+def test_a_3d_npy_kernel_is_refused_not_averaged(tmp_path):
+    """A 5x5x7 stack used to be averaged to 5x5 silently."""
+    path = tmp_path / "stack.npy"
+    np.save(path, np.ones((5, 5, 7)))
+    with pytest.raises(ValueError, match=r"2-D.*\(5, 5, 7\)"):
+        psf.load(path)
+    with pytest.raises(ValueError, match="2-D"):
+        psf.parse(str(path))
+
+
+def test_a_colour_kernel_picture_is_read_as_its_gray_levels(tmp_path):
+    from PIL import Image
+
+    rgb = np.zeros((5, 5, 3), np.uint8)
+    rgb[2, 2] = 255
+    Image.fromarray(rgb).save(tmp_path / "k.png")
+    kernel = psf.load(tmp_path / "k.png")
+    assert kernel.shape == (5, 5) and kernel[2, 2] == 1.0
+
+
+@pytest.mark.parametrize("spec", ["estimate", "estimate:size=5", " Estimate : size=9", "ESTIMATE"])
+def test_estimate_is_recognised_in_one_place(spec):
+    assert psf.is_estimate(spec)
+    with pytest.raises(ValueError, match="estimated from an image"):
+        psf.parse(spec)
+
+
+@pytest.mark.parametrize("spec", ["gaussian:sigma=1", "estimated.npy", None, 3])
+def test_other_specs_are_not_estimates(spec):
+    assert not psf.is_estimate(spec)
+
+
+@pytest.mark.parametrize("ext", [".npy", ".csv", ".png", ".tif"])
+def test_save_and_load_round_trip(tmp_path, ext):
+    kernel = psf.motion(7, angle=30)
+    psf.save(tmp_path / f"k{ext}", kernel)
+    back = psf.load(tmp_path / f"k{ext}")
+    tol = {".npy": 0, ".csv": 0, ".png": 1e-4, ".tif": 1e-6}[ext]
+    np.testing.assert_allclose(back, kernel, atol=tol)
+    with pytest.raises(FileExistsError):
+        psf.save(tmp_path / f"k{ext}", kernel)

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from deblur.options import SolveOptions
 from deblur import cli
 from deblur import report as rep
 from deblur._report_html import EAGER_CARDS, page_status, render
@@ -247,7 +248,7 @@ def test_write_report_is_atomic_and_refuses_to_clobber(tmp_path):
 
 
 def test_describe_options_names_what_was_chosen():
-    items = dict(rep.describe_options(RestoreOptions(psf="disk:radius=2", iterations=7, linear=True),
+    items = dict(rep.describe_options(RestoreOptions(psf="disk:radius=2", solve=SolveOptions(max_num_iter=7), linear=True),
                                       reference_dir="/refs", jobs=None))
     assert items == {"psf": "disk:radius=2", "iterations": "7", "linear": "True", "reference_dir": "/refs"}
 

@@ -8,9 +8,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from deblur.options import SolveOptions
 import deblur
 import naive
-from deblur import cli, psf, tiled, weights
+from deblur import cli, memory, psf, tiled, weights
 from deblur.batch import FileJob, RestoreOptions, restore_file
 from deblur.options import DEFAULTS
 
@@ -186,7 +187,7 @@ def test_parse_size_refuses(text):
 
 
 def test_auto_budget_is_a_share_of_the_free_memory(monkeypatch):
-    monkeypatch.setattr(tiled, "available_memory", lambda: 8 * 2**30)
+    monkeypatch.setattr(memory, "available_memory", lambda: 8 * 2**30)
     assert tiled.resolve_budget("auto") == 6 * 2**30
     assert tiled.resolve_budget("auto", share=2) == 3 * 2**30
     assert tiled.resolve_budget(None) is None and tiled.resolve_budget("none") is None
@@ -198,7 +199,7 @@ def test_auto_budget_is_a_share_of_the_free_memory(monkeypatch):
 # A 192x192 image in float64 (in float32, the noise estimate's peak would be above the solve's: no tile
 # could make the whole thing smaller): BUDGET is what 96-px tiles need, so it gives 4 of them.
 BUDGET = tiled.plan((192, 192), KERNEL.shape, tile=96, precision="float64").tiled_bytes
-AUTO = tiled.format_size(int(tiled.AUTO_SHARE * int(BUDGET / tiled.AUTO_SHARE + 1)))
+AUTO = tiled.format_size(int(memory.AUTO_SHARE * int(BUDGET / memory.AUTO_SHARE + 1)))
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +220,7 @@ def run(*args):
 
 
 def test_restore_file_switches_to_tiles_over_the_budget(image_file, tmp_path, big):
-    options = RestoreOptions(psf=KERNEL, memory_budget=BUDGET, iterations=10, float64=True)
+    options = RestoreOptions(psf=KERNEL, memory_budget=BUDGET, solve=SolveOptions(max_num_iter=10, precision="float64"))
     heard = []
     outcome = restore_file(FileJob(str(image_file), str(tmp_path / "out.png"), options), on_note=heard.append)
     assert len(heard) == 1 and "tiles" in heard[0] and outcome.row.notes == heard
@@ -227,7 +228,7 @@ def test_restore_file_switches_to_tiles_over_the_budget(image_file, tmp_path, bi
     expected = tiled.solve_tiled(big, KERNEL, tile=96, max_num_iter=10, precision="float64")
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), expected.image)
     whole = restore_file(FileJob(str(image_file), str(tmp_path / "whole.png"),
-                                 RestoreOptions(psf=KERNEL, memory_budget=10**9, iterations=10, float64=True)))
+                                 RestoreOptions(psf=KERNEL, memory_budget=10**9, solve=SolveOptions(max_num_iter=10, precision="float64"))))
     assert whole.row.notes is None and "tiles" not in whole.result.settings
 
 
@@ -241,7 +242,7 @@ def test_cli_restore_says_it_tiles(image_file, tmp_path):
 
 
 def test_cli_restore_switches_by_itself_when_memory_is_short(image_file, tmp_path, monkeypatch):
-    monkeypatch.setattr(tiled, "available_memory", lambda: int(BUDGET / tiled.AUTO_SHARE + 1))  # 'auto': 3/4
+    monkeypatch.setattr(memory, "available_memory", lambda: int(BUDGET / memory.AUTO_SHARE + 1))  # 'auto': 3/4
     result = run("restore", image_file, "-o", tmp_path / "out.png", "--psf", "motion:length=7,angle=30",
                  "--iterations", "2", "--float64")
     assert result.exit_code == 0, result.output
@@ -303,7 +304,7 @@ def test_without_dask_small_images_restore_as_before(no_dask, image_file, tmp_pa
 
 
 def test_without_dask_an_image_over_the_auto_budget_says_what_to_install(no_dask, image_file, tmp_path, monkeypatch):
-    monkeypatch.setattr(tiled, "available_memory", lambda: int(BUDGET / tiled.AUTO_SHARE + 1))
+    monkeypatch.setattr(memory, "available_memory", lambda: int(BUDGET / memory.AUTO_SHARE + 1))
     result = run("restore", image_file, "-o", tmp_path / "o.png", "--psf", "box:size=3", "--iterations", "2",
                  "--float64")
     assert result.exit_code == 2
