@@ -33,7 +33,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import images as _images
+from .images import to_float
+from .images import to_pixels as from_float
 from .atomic import atomic_write, check_output
 from .errors import ImageFileError, OutputExistsError
 from .psf import KERNEL_EXTENSIONS
@@ -70,9 +71,6 @@ FORMATS = {
 IMAGE_EXTENSIONS = tuple(FORMATS)
 
 DEFAULT_QUALITY = 95  # JPEG/WebP; Pillow's own default (75) visibly blurs a restored image again
-
-_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-
 
 @dataclass
 class ImageData:
@@ -123,26 +121,6 @@ class ImageData:
 
 
 # --------------------------------------------------------------------------- dtype helpers
-
-
-def to_float(pixels, dtype=np.float32):
-    """Integer pixels to ``dtype`` in [0, 1]; float pixels are only cast."""
-    pixels = np.asarray(pixels)
-    scale = _MAX.get(pixels.dtype)
-    out = pixels.astype(dtype, copy=True)
-    if scale is not None:
-        out /= scale
-    return out
-
-
-def from_float(values, dtype):
-    """Float values in [0, 1] back to ``dtype`` (integers rounded and clipped; floats cast)."""
-    dtype = np.dtype(dtype)
-    scale = _MAX.get(dtype)
-    if scale is None:
-        return np.asarray(values).astype(dtype)
-    # Rounded as clip(rint(float64(values) * scale)), computed by blocks of rows in float32.
-    return _images.to_integer(values, dtype)
 
 
 def _convert_depth(pixels, dtype):

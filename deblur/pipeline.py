@@ -23,7 +23,7 @@ from . import color as _color
 from . import io as _imio
 from . import psf as _psf
 from .errors import DeblurError, InputError, Interrupted
-from .images import from_float, to_float
+from .images import to_float, to_pixels
 from .options import SolveOptions, check_choice
 from .summary import Row, json_safe, write_text
 
@@ -150,7 +150,7 @@ def _back_to_file(restored, chroma, options, like):
         x = _color.linear_to_srgb(x)
     if like.dtype.kind != "f":
         x = np.clip(x, 0.0, 1.0)
-    return from_float(x, like.dtype)
+    return to_pixels(x, like.dtype)
 
 
 def _read(job, dtype):
