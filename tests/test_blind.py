@@ -389,3 +389,21 @@ def test_confident_estimate_says_so(rng):
     assert 0.0 < record.confidence <= 1.0
     assert record.spectrum_gain > 0
     assert "start_kernels" not in record.as_dict()
+
+
+def test_a_thin_stroke_spanning_the_support_touches_it_a_faint_tap_does_not():
+    from deblur.blind.coarse_to_fine import edge_mass, touches_support
+
+    k = np.zeros((61, 61))
+    k[26:35, 26:35] = 1.0  # the bulk of the kernel, well inside
+    k[:, 30] = np.maximum(k[:, 30], 0.12)  # a thin line from edge to edge: little mass on the band
+    k /= k.sum()
+    assert edge_mass(k) < 0.01  # the mass rule alone would not see it
+    assert touches_support(k, 0.01)
+    inside = np.zeros((61, 61))
+    inside[30, 20:41] = 1.0
+    inside[1, 1] = 0.05  # a faint stray tap (5 % of the peak) at the edge
+    inside /= inside.sum()
+    assert not touches_support(inside, 0.01)
+    inside[1, 1] = 0.3 * inside.max()  # ... one at 30 % of the peak is part of the kernel
+    assert touches_support(inside, 0.01)

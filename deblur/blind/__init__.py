@@ -196,7 +196,7 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
         why = (
             f"the kernel still fills its {record.support} px support"
             + (" after growing it" if len(record.growths) > 1 else "")
-            + " (a cut-off path, or noise fitted as blur)"
+            + " (a cut-off path, or texture or noise fitted as blur)"
         )
         return _fallback(y, kernel.shape[0], size, score, why, record)
     record.confidence, record.reason = 1.0, ""

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .config import STARTS, BlindOptions, parse_starts
+from .confidence import STROKE_LEVEL
 from .fourier import Domain
 from .kernel_step import edge_threshold, kernel_descent, kernel_moments
 from .latent import l0_latent, latent_cost
@@ -30,21 +31,40 @@ from .support import (
     shift_kernel,
 )
 
-__all__ = ["estimate_kernel", "initial_kernel", "decay_rates", "edge_mass"]
+__all__ = ["estimate_kernel", "initial_kernel", "decay_rates", "edge_mass", "touches_support"]
 
 
 def edge_mass(k):
-    """Share of the kernel's mass on the outer band of its support (``max(2, side // 16)`` taps wide).
-
-    A kernel with a share of at least ``opts.edge_mass`` touches its support: a
-    camera path that ends at the edge was probably cut there (the support was too
-    small), or the kernel step spread noise over the whole support. Measured on
-    mass, not on the farthest tap: the clean-up keeps faint taps at 5 % of the
-    peak, and a stray one near the edge means nothing.
-    """
-    band = max(2, k.shape[0] // 16)
+    """Share of the kernel's mass on the outer band of its support (``max(2, side // 16)`` taps wide)."""
+    band = _band(k)
     inner = k[band:-band, band:-band].sum() if k.shape[0] > 2 * band else 0.0
     return float(1.0 - inner / max(k.sum(), 1e-300))
+
+
+def touches_support(k, min_mass, tap_level=STROKE_LEVEL):
+    """Whether the kernel reaches the outer band of its support (see :func:`edge_mass`).
+
+    It does when at least ``min_mass`` of its mass lies on the band (a camera path
+    cut there: the support was too small; or noise spread over the whole support),
+    or when a tap of at least ``tap_level`` times the peak does (the significant
+    part of the kernel, as :func:`~deblur.blind.confidence.kernel_plausible` counts
+    its strokes, spans the support: a thin straight stroke fitted to a texture's
+    lines carries little mass but ends on the edge). Faint taps do not count: the
+    clean-up keeps taps at 5 % of the peak, and one stray tap near the edge (a
+    5 px disk on a 160 px frame) means nothing. A kernel that touches is estimated
+    again on a larger support: a true path completes and stops touching, a fit to
+    texture or noise grows with its support.
+    """
+    band = _band(k)
+    if k.shape[0] <= 2 * band:
+        return True
+    outer = k.copy()
+    outer[band:-band, band:-band] = 0.0
+    return edge_mass(k) >= min_mass or float(outer.max()) >= tap_level * float(k.max())
+
+
+def _band(k):
+    return max(2, k.shape[0] // 16)
 
 
 def initial_kernel(size, start="horizontal"):
@@ -119,7 +139,7 @@ def estimate_kernel(y, size=None, opts=None, weights=None, start_support=None):
 
     record.support = int(k.shape[0])
     record.edge_mass = edge_mass(k)
-    record.touches = record.edge_mass >= opts.edge_mass
+    record.touches = touches_support(k, opts.edge_mass)
     record.start_support = int(full)
     if auto and opts.adapt_support:
         out = fit_support(k, min(k.shape[0], odd(2 * (extent(k) + 2) + 1)))

@@ -71,7 +71,11 @@ def edge_steepness(y, fraction=0.02, window=9):
     return float(np.median(g[strong] / span[strong]))
 
 
-def kernel_plausible(k, max_pieces=6, max_strokes=12, stroke_level=0.1):
+# A kernel's significant taps: above this share of its peak (its strokes; what may not touch the support).
+STROKE_LEVEL = 0.1
+
+
+def kernel_plausible(k, max_pieces=6, max_strokes=12, stroke_level=STROKE_LEVEL):
     """``(ok, reason)``: is ``k`` the path of a camera?
 
     Not when it is in more than ``max_pieces`` separate pieces (8-connected), nor

@@ -58,7 +58,8 @@ class BlindOptions:
         size is unchanged): recentring on the centre of mass moves part of a kernel as
         large as its support outside it. ``1`` disables it.
         ``edge_mass``: a kernel with at least this share of its mass on the outer band
-        of its support (``max(2, side // 16)`` taps) touches the support's edge;
+        of its support (``max(2, side // 16)`` taps), or a tap of at least 10 % of its
+        peak there, touches the support's edge;
         ``grow_factor``, ``grow_steps``, ``max_grown``: with an automatic size, a kernel
         that still touches its support's edge at the finest level is estimated again on
         a support ``grow_factor`` times larger, at most ``grow_steps`` times and up to

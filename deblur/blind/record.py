@@ -65,8 +65,9 @@ class EstimationRecord:
     support : int
         Side of the support the kept run ended on (before the crop to the kernel).
     touches : bool
-        Whether the kernel reached the edge of that support (``edge_mass``: the share
-        of its mass on the support's outer band).
+        Whether the kernel reached the edge of that support: ``edge_mass`` (the share
+        of its mass on the support's outer band) or a tap of at least 10 % of its peak
+        on that band (:func:`deblur.blind.coarse_to_fine.touches_support`).
     start_support : int
         Side of the support the kept run started from (automatic, grown, or given).
     growths : list of dict
