@@ -9,6 +9,9 @@ from deblur.blind.fourier import Domain, grad, grad_adjoint
 from deblur.blind.kernel_step import kernel_descent, kernel_moments, project_simplex
 from deblur.blind.latent import l0_latent, l0_latent_reference, rdot
 
+# Also run with NUMBA_DISABLE_JIT=1, so the kernels' Python is executed and measured (setup.cfg).
+pytestmark = pytest.mark.jit_free
+
 
 def test_l0_split_matches_numpy(rng):
     x = rng.random((37, 42)).astype(np.float32)

@@ -7,6 +7,9 @@ import naive
 from deblur import _config, _kernels
 from deblur.regularizers import make_regularizer
 
+# Also run with NUMBA_DISABLE_JIT=1, so the kernels' Python is executed and measured (setup.cfg).
+pytestmark = pytest.mark.jit_free
+
 DTYPES = [np.float32, np.float64]
 RTOL = {np.float32: 2e-5, np.float64: 1e-12}
 REG_CASES = [
@@ -211,6 +214,25 @@ def test_extrapolate(rng, dtype):
     out = np.empty_like(x)
     _kernels.extrapolate(x, x_prev, 0.7, out)
     assert_close(out, x + 0.7 * (x.astype(float) - x_prev), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_extrapolate_without_momentum_copies_and_leaves_the_previous_iterate_alone(rng, dtype):
+    x = rng.random((5, 7)).astype(dtype)
+    x_prev = np.full_like(x, np.nan)  # scratch values: never read when beta == 0
+    out = np.full_like(x, -1.0)
+    _kernels.extrapolate(x, x_prev, 0.0, out)
+    np.testing.assert_array_equal(out, x)
+    assert np.isnan(x_prev).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_censor_by_mask_keeps_only_the_shortfall_of_clipped_pixels(rng, dtype):
+    r = rng.standard_normal((6, 7)).astype(dtype)
+    mask = rng.random((6, 7)) < 0.5  # True: a pixel that was observed, not clipped
+    expected = np.where(mask, r, np.minimum(r, 0.0))
+    _kernels.censor_by_mask(r, mask)
+    np.testing.assert_array_equal(r, expected)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -7,6 +7,9 @@ import naive
 from deblur import psf
 from deblur.operators import ENGINES, BlurOperator, engine_costs, kernel_padding
 
+# Also run with NUMBA_DISABLE_JIT=1, so the kernels' Python is executed and measured (setup.cfg).
+pytestmark = pytest.mark.jit_free
+
 BOUNDARIES = ["valid", "reflect", "periodic"]
 DTYPES = [np.float32, np.float64]
 DOT_RTOL = {np.float32: 1e-5, np.float64: 1e-12}

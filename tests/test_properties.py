@@ -11,6 +11,9 @@ from hypothesis.extra import numpy as hnp
 
 import deblur
 
+# Also run with NUMBA_DISABLE_JIT=1, so the kernels' Python is executed and measured (setup.cfg).
+pytestmark = pytest.mark.jit_free
+
 # A modest, fixed budget keeps the suite fast and reproducible; set DEBLUR_HYPOTHESIS_EXAMPLES
 # (e.g. 2000) for a longer, randomised hunt.
 _EXAMPLES = os.environ.get("DEBLUR_HYPOTHESIS_EXAMPLES")

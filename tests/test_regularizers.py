@@ -7,6 +7,9 @@ import naive
 from deblur import REGULARIZERS
 from deblur.regularizers import DEFAULT_EPS, make_regularizer
 
+# Also run with NUMBA_DISABLE_JIT=1, so the kernels' Python is executed and measured (setup.cfg).
+pytestmark = pytest.mark.jit_free
+
 
 def test_defaults():
     assert make_regularizer("tv").eps == DEFAULT_EPS["tv"] > 0

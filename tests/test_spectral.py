@@ -8,6 +8,9 @@ from deblur import _kernels, psf, spectral
 from deblur.operators import BlurOperator
 from deblur.preconditioners import FourierPreconditioner
 
+# Also run with NUMBA_DISABLE_JIT=1, so the kernels' Python is executed and measured (setup.cfg).
+pytestmark = pytest.mark.jit_free
+
 DTYPES = [np.float32, np.float64]
 ATOL = {np.float32: 2e-5, np.float64: 1e-12}
 
