@@ -137,7 +137,14 @@ def test_warning_is_not_issued_at_or_below_the_limit():
     limit = 2.0 / textbook_lipschitz(K5, y.shape, "valid", "tikhonov", LAM)
     with warnings.catch_warnings():
         warnings.simplefilter("error", deblur.StepSizeWarning)
-        deblur.solve(y, K5, lr=0.99 * limit, momentum="none", preconditioner="none", max_num_iter=3, **TIKHONOV)
+        result = deblur.solve(
+            y, K5, lr=0.99 * limit, momentum="none", preconditioner="none", max_num_iter=8, **TIKHONOV
+        )
+    # below 2/L plain gradient descent descends (f(x - eta g) <= f(x) - eta (1 - eta L / 2) |g|^2):
+    # no back-off, every step of the requested size, the cost falling at every iteration
+    assert result.events == []
+    assert np.all(result.history["step"][:-1] == pytest.approx(0.99 * limit, rel=1e-12))
+    assert np.all(np.diff(result.history["cost"]) < 0)
 
 
 def test_non_finite_cost_backs_off():
@@ -148,7 +155,9 @@ def test_non_finite_cost_backs_off():
             clip=False, precision="float32", preconditioner="none", max_num_iter=5,
         )  # fmt: skip
     assert result.events and result.events[0].reason == "non-finite cost"
+    # what comes back is a finite image no worse than the start, not the overflowed iterate
     assert np.all(np.isfinite(result.image))
+    assert naive.cost(result.image, K5, y, "periodic", "none", 0) <= result.history["cost"][0] * (1 + 1e-5)
 
 
 @pytest.mark.parametrize("clip", [True, False])
