@@ -25,7 +25,7 @@ from . import psf as psf_module
 from .errors import ArgumentError, ArgumentTypeError, InputError, StepSizeWarning
 from .images import check_image, from_float, to_float
 from .operators import BlurOperator
-from .options import SolveOptions, positive_number
+from .options import SolveOptions
 from .preconditioners import CosinePreconditioner, FourierPreconditioner
 from .regularizers import make_regularizer
 from .result import History, SolveResult, overall_stop_reason

@@ -26,8 +26,6 @@ with messages that say what to do.
 import contextlib
 import os
 import struct
-import tempfile
-import warnings
 import zlib
 from dataclasses import dataclass, field, replace
 

@@ -463,22 +463,6 @@ def test_solver_defaults_are_the_librarys(runner, gray, monkeypatch):
     assert f"[default:{cli.library_defaults()['regularizer']}]" in help_text
 
 
-def test_library_never_imports_click():
-    """Only cli.py speaks click; everything else is library code."""
-    import ast
-    import pathlib
-
-    package = pathlib.Path(cli.__file__).parent
-    for path in package.rglob("*.py"):
-        if path.name in ("cli.py", "__main__.py"):
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            assert not any(n == "click" or n.startswith("click.") for n in names), path
-
-
 def test_compilation_is_announced_only_without_a_fresh_cache(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
