@@ -37,6 +37,7 @@ whether the estimation fell back to a delta. :func:`clipped_mask` gives the
 data-term weights that drop saturated pixels.
 """
 
+import math
 import numbers
 import warnings
 
@@ -51,6 +52,7 @@ from .kernel_step import edge_threshold
 from .outliers import clipped_mask
 from .pyramid import downsample, plan
 from .record import RECORD_COLUMNS, EstimationRecord
+from .scale import block_mean, block_min, enlarge_kernel, reduction
 from .spectrum import evidence
 from .support import auto_size, delta, odd
 from ..weights import estimate_noise
@@ -177,6 +179,31 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
     if mask is None and opts.saturation is not None:
         mask = clipped_mask(y, opts.saturation)
     noise = estimate_noise(y)  # of the whole photo, as a restore measures it
+    factor = reduction(y.shape, opts.scale_above)
+    if factor == 1:
+        kernel, record = _estimate_window(y, size, opts, mask, score, steep, noise)
+        record.crop = None if record.crop[2:] == list(y.shape) else record.crop
+        return kernel, record
+    small = block_mean(y, factor)
+    kernel, record = _estimate_window(
+        small, None if size is None else odd(size / factor), opts, None if mask is None else block_min(mask, factor), score, steep, noise
+    )
+    record.downscale = factor
+    record.noise_sigma = noise
+    if math.isfinite(record.model_sigma):  # the blind model's residual, relative to the noise, at full scale
+        record.model_sigma *= noise / max(estimate_noise(small), 1e-12)
+    record.crop = [v * factor for v in record.crop]
+    if record.status == "estimated":
+        kernel = enlarge_kernel(kernel, factor, None if size is None else odd(size))
+        record.message += f"; on means of {factor}x{factor} pixels, enlarged to {kernel.shape[0]} px"
+    elif size is not None:
+        kernel = delta(odd(size))
+    record.size = int(kernel.shape[0])
+    return kernel, record
+
+
+def _estimate_window(y, size, opts, mask, score, steep, noise):
+    """The estimation on the most textured window of ``y`` and the checks of its kernel."""
     crop = best_window(y, opts.max_pixels, mask)
     if crop != (0, 0) + y.shape:
         t, l, ch, cw = crop
@@ -188,7 +215,7 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
         record.model_sigma = float(np.sqrt(2.0 * record["data"][-1]))
     record.structure = score
     record.steepness = steep
-    record.crop = None if crop[2:] == tuple(np.shape(image)[:2]) else list(crop)
+    record.crop = list(crop)
     ok, why = kernel_plausible(kernel)
     if not ok:
         return _fallback(y, kernel.shape[0], size, score, why, record)

@@ -76,7 +76,10 @@ class BlindOptions:
         by no blur (:mod:`deblur.blind.spectrum`).
     Speed
         ``max_pixels``: the finest level is estimated on the most textured crop of at most
-        this many pixels; ``workers``: FFT threads.
+        this many pixels; ``scale_above``: a photo of more pixels than this is estimated
+        at a reduced scale (means of ``s`` x ``s`` pixels, ``s = ceil(sqrt(pixels /
+        scale_above))``), where its shake is ``s`` times shorter, and the kernel is
+        enlarged back (``None``: always at full scale); ``workers``: FFT threads.
     """
 
     ratio: float = 0.7071067811865476
@@ -113,6 +116,7 @@ class BlindOptions:
     min_structure: float = 8.0
     sharp_steepness: float = 0.33
     max_pixels: int = 1_000_000
+    scale_above: int = 4_000_000
     workers: int = 2
 
 

@@ -50,7 +50,12 @@ class EstimationRecord:
     steepness : float
         Edge steepness of the input (see :func:`deblur.blind.confidence.edge_steepness`).
     crop : tuple or None
-        ``(row, col, height, width)`` of the region estimated on, when cropped.
+        ``(row, col, height, width)`` of the region estimated on, when cropped (in
+        the photo's pixels).
+    downscale : int
+        The photo was estimated on means of ``downscale`` x ``downscale`` pixels (1: at full
+        scale; see ``scale_above`` in :class:`BlindOptions`); the kernel returned is
+        at full scale.
     start : str
         The starting kernel of the run kept (``levels`` and ``rows`` are its history).
     starts : list of dict
@@ -96,6 +101,7 @@ class EstimationRecord:
     clipped_fraction: float = 0.0
     structure: float = math.nan
     crop: object = None
+    downscale: int = 1
     steepness: float = math.nan
     start: str = ""
     starts: list = field(default_factory=list)
