@@ -1,7 +1,6 @@
 """The spectrum check of a blind estimate (deblur.blind.spectrum)."""
 
 import numpy as np
-import pytest
 from scipy.signal import fftconvolve
 from skimage import data
 

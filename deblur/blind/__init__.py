@@ -206,9 +206,9 @@ def _estimate_window(y, size, opts, mask, score, steep, noise):
     """The estimation on the most textured window of ``y`` and the checks of its kernel."""
     crop = best_window(y, opts.max_pixels, mask)
     if crop != (0, 0) + y.shape:
-        t, l, ch, cw = crop
-        y = y[t : t + ch, l : l + cw]
-        mask = None if mask is None else mask[t : t + ch, l : l + cw]
+        top, left, ch, cw = crop
+        y = y[top : top + ch, left : left + cw]
+        mask = None if mask is None else mask[top : top + ch, left : left + cw]
     kernel, record = _estimate_growing(y, size, opts, mask)
     record.noise_sigma = noise
     if len(record):  # the residual the blind model leaves, for the restore's weight
