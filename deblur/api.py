@@ -3,8 +3,9 @@
 Every restore takes the same two steps: :func:`prepare` validates the image
 and the options (:class:`~deblur.options.SolveOptions`), resolves the kernel
 (or estimates it), and plans the colour basis and the data mask, once;
-:func:`solve_plan` then runs the solver on each channel and puts the answer
-back in the caller's layout and dtype. The tiled restore (:mod:`deblur.tiled`)
+:func:`solve_plan` then runs the solver on each channel
+(:mod:`deblur.channels`) and puts the answer back in the caller's layout
+and dtype. The tiled restore (:mod:`deblur.tiled`)
 calls the same two per tile. The maths lives in
 ``operators``/``regularizers``/``solver``; only float32 and float64 ever
 reach the Numba kernels.
@@ -12,26 +13,23 @@ reach the Numba kernels.
 
 import contextlib
 import inspect
-import math
-import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import coarse
 from . import color as color_module
 from . import psf as psf_module
-from .errors import ArgumentError, ArgumentTypeError, InputError, StepSizeWarning
+from .channels import _solve_channels
+from .errors import ArgumentError, ArgumentTypeError, InputError
 from .images import check_image, from_float, to_float
 from .operators import BlurOperator
 from .options import SolveOptions
-from .preconditioners import CosinePreconditioner, FourierPreconditioner
 from .regularizers import make_regularizer
 from .result import History, SolveResult, overall_stop_reason
 from .schedules import check_decay
-from .solver import GradientDescent, Options, Problem
-from .weights import image_weight, model_error_factor
+from .solver import Options
+from .weights import model_error_factor
 
 __all__ = ["solve", "restore", "prepare", "solve_plan", "Plan", "resolve_kernel"]
 
@@ -93,40 +91,6 @@ def _clipped_mask(channels_last):
     from .blind.outliers import clipped_mask
 
     return np.ascontiguousarray(clipped_mask(to_float(channels_last, np.dtype(np.float32)), CLIPPED_LEVEL) > 0)
-
-
-def _preconditioner(name, boundary, operator, mu, dtype):
-    """The preconditioner of one channel's problem (None for 'none')."""
-    if name != "fourier":
-        return None
-    if boundary == "reflect":
-        return CosinePreconditioner(operator.psf, operator.domain_shape, mu, dtype)
-    return FourierPreconditioner(
-        operator.psf,
-        operator.domain_shape,
-        mu,
-        dtype,
-        periodic=boundary == "periodic",
-        buffer=operator.spectral_buffer,
-        kernel_spectrum=operator.kernel_spectrum,
-    )
-
-
-def _metrics_for(reference_channel, scale=1.0):
-    """PSNR/SSIM of a frame image, times ``scale``, against one reference channel."""
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
-    ref = np.asarray(reference_channel, dtype=np.float64)
-    can_ssim = min(ref.shape) >= 7
-
-    def metrics(frame):
-        est = np.asarray(frame, dtype=np.float64) * scale
-        mse = float(np.mean((est - ref) ** 2))
-        psnr = math.inf if mse == 0 else float(peak_signal_noise_ratio(ref, est, data_range=1.0))
-        ssim = float(structural_similarity(ref, est, data_range=1.0)) if can_ssim else math.nan
-        return psnr, ssim
-
-    return metrics
 
 
 @dataclass
@@ -234,74 +198,6 @@ def prepare(image, psf, options=None, *, channel_axis=None, reference=None, call
         operator=operator, opponent=opponent, rgb=rgb, rgb_box=rgb_box, data_mask=data_mask,
         model_factor=model_factor, reference=ref, callback=callback,
     )
-
-
-def _channel_problem(plan, c, observed, lam):
-    """One channel's problem: its operator, weight, mask and view (the colour differences on a coarser grid)."""
-    options, reg, kernel = plan.options, plan.regularizer, plan.kernel
-    # the smooth colour differences on a grid twice as coarse (deblur/coarse.py)
-    if plan.opponent and c > 0 and options.boundary != "periodic" and coarse.fits(observed.shape, kernel):
-        frame = observed.shape
-        observed = coarse.half_image(observed)
-        operator = BlurOperator(coarse.half_kernel(kernel), observed.shape, options.boundary, plan.dtype)
-        view = lambda image, frame=frame: coarse.upsample(image, frame)  # noqa: E731
-        return observed, operator, lam * coarse.weight_scale(reg), coarse.half_mask(plan.data_mask), view
-    return observed, plan.operator, lam, plan.data_mask, None
-
-
-def _solve_channels(plan):
-    """Run the solver on each channel of ``plan``; the restored channels (working dtype) and the runs' facts."""
-    options, reg, dtype, n_channels = plan.options, plan.regularizer, plan.dtype, plan.n_channels
-    runs = []
-    # each channel's answer goes straight into the output (no list of copies to stack)
-    out = np.empty(plan.image.shape, dtype=dtype)
-    start = time.perf_counter()
-    for c in range(n_channels):
-        if plan.opponent:
-            observed = np.ascontiguousarray(color_module.opponent_channel(plan.rgb, c))
-        else:
-            observed = np.ascontiguousarray(to_float(plan.image[..., c], dtype))
-        lam, sigma = image_weight(observed, reg.name) if options.weight == "auto" else (options.weight, None)
-        lam *= plan.model_factor
-        bounds = (min(0.0, float(observed.min())), max(1.0, float(observed.max()))) if options.clip else None
-        # a clipped pixel bounds the luminance (and each RGB channel) from below; its colour
-        # differences it does not bound, and they leave the data term there (fitted as
-        # observed instead, night scenes lost 0.9-1.8 dB in benchmarks/blind_scenes.py)
-        censored = not (plan.opponent and c > 0)
-        observed, channel_op, channel_lam, channel_mask, view = _channel_problem(plan, c, observed, lam)
-        precond = _preconditioner(options.preconditioner, options.boundary, channel_op, channel_lam * reg.curvature,
-                                  dtype)
-        problem = Problem(channel_op, observed, reg, channel_lam, bounds, precond, channel_mask, censored=censored)
-        channel_options = plan.solver_options
-        if channel_options.time_limit is not None:
-            remaining = channel_options.time_limit - (time.perf_counter() - start)
-            channel_options = Options(**{**channel_options.__dict__,
-                                         "time_limit": max(remaining / (n_channels - c), 1e-3)})
-        lr = plan.solver_options.lr
-        if lr is not None and lr > 2.0 / problem.lipschitz and c == 0:
-            warnings.warn(
-                f"step size lr={lr:.3g} is above the stability limit 2/L = {2.0 / problem.lipschitz:.3g}: "
-                "plain gradient descent diverges there; the solver will halve it when the cost rises",
-                StepSizeWarning,
-                stacklevel=4,
-            )
-        metrics = None
-        if plan.reference is not None:
-            # errors are measured in the orthonormal basis, where they add up as in RGB
-            span = color_module.OPPONENT_SPAN[c] if plan.opponent else 1.0
-            metrics = _metrics_for(plan.reference[..., c] * span, span)
-        run = GradientDescent(
-            problem, channel_op.initial_guess(observed), channel_options, plan.callback, metrics, c, view=view
-        ).run()
-        image_view = run.image if view is None else view(run.image)
-        run.release()  # drop the solver's work arrays before the answer is copied out
-        out[..., c] = image_view
-        del image_view
-        if plan.opponent and sigma is not None:
-            sigma = sigma * color_module.OPPONENT_SPAN[c]
-        runs.append((run.history, run.events, lam, sigma, run.stop_reason, run.lipschitz, run.iteration))
-        del run, problem, observed, precond, channel_op
-    return out, runs
 
 
 def solve_plan(plan):

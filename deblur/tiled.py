@@ -53,10 +53,25 @@ import numpy as np
 from . import images
 from . import psf as psf_module
 from .errors import ArgumentError, ArgumentTypeError, DaskMissing, MemoryBudgetError
-from .memory import INSTALL_HINT, available_memory, format_size, parse_size, require_dask, resolve_budget
+from .memory import (
+    INSTALL_HINT,
+    available_memory,
+    format_size,
+    parse_size,
+    require_dask,
+    resolve_budget,
+)
 from .options import SolveOptions
-from .tiles import (MIN_OVERLAP, OVERLAP_PER_KERNEL, WORK_FACTOR, TilePlan, default_overlap, plan, plan_if_needed,
-                    solve_bytes)
+from .tiles import (
+    MIN_OVERLAP,
+    OVERLAP_PER_KERNEL,
+    WORK_FACTOR,
+    TilePlan,
+    default_overlap,
+    plan,
+    plan_if_needed,
+    solve_bytes,
+)
 
 __all__ = [
     "restore_tiled",

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
+from deblur import _png16
 from deblur import io as imio
 
 RNG = np.random.default_rng(7)
@@ -126,8 +127,8 @@ def _png16_naive(arr, filter_type):
             out.append((x - pred) % 256)
         rows.append(bytes([filter_type]) + bytes(out))
     ctype = {2: 4, 3: 2, 4: 6}[c]
-    chunk = imio._png_chunk
-    return (imio._PNG_SIG + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, ctype, 0, 0, 0))
+    chunk = _png16._png_chunk
+    return (_png16._PNG_SIG + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, ctype, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
 
 

@@ -7,9 +7,24 @@ import time
 
 import click
 
-from .common import CONTEXT, Failure, Interrupted, announce_compilation, check_ext, err, interactive
-from .options import (_check_scheduler, color_options, file_options, memory_option, psf_option, restore_options,
-                      solver_options)
+from .common import (
+    CONTEXT,
+    Failure,
+    Interrupted,
+    announce_compilation,
+    check_ext,
+    err,
+    interactive,
+)
+from .options import (
+    _check_scheduler,
+    color_options,
+    file_options,
+    memory_option,
+    psf_option,
+    restore_options,
+    solver_options,
+)
 from .progress import write_report
 
 REPORT_NAME = "report.html"  # deblur batch --report: OUTPUT_DIR/report.html, pictures in OUTPUT_DIR/report_files/

@@ -4,9 +4,27 @@ import os
 
 import click
 
-from .common import (CONTEXT, HISTORY_EXTENSIONS, PLOT_EXTENSIONS, REPORT_EXTENSIONS, Interrupted,
-                     announce_compilation, check_ext, check_outputs, default_output, err, interactive)
-from .options import color_options, file_options, memory_option, psf_option, restore_options, solver_options
+from .common import (
+    CONTEXT,
+    HISTORY_EXTENSIONS,
+    PLOT_EXTENSIONS,
+    REPORT_EXTENSIONS,
+    Interrupted,
+    announce_compilation,
+    check_ext,
+    check_outputs,
+    default_output,
+    err,
+    interactive,
+)
+from .options import (
+    color_options,
+    file_options,
+    memory_option,
+    psf_option,
+    restore_options,
+    solver_options,
+)
 from .progress import IterationProgress, report_outcome, write_report
 
 
