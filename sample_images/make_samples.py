@@ -20,13 +20,13 @@ import os
 import sys
 
 import numpy as np
-from scipy import signal
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # this checkout's deblur, installed or not
 
 from deblur import io as imio  # noqa: E402
 from deblur import psf as psf_module  # noqa: E402
+from deblur import simulate  # noqa: E402
 
 # name, skimage.data image, output size (rows, cols), PSF spec, noise sigma, what it shows
 SAMPLES = (
@@ -56,20 +56,14 @@ def scene(image_name, shape, kernel_shape):
     return image[r0 : r0 + need[0], c0 : c0 + need[1]]
 
 
-def blur_valid(image, kernel):
-    """``valid(kernel * image)`` per channel."""
-    if image.ndim == 2:
-        return signal.convolve2d(image, kernel, mode="valid")
-    return np.stack([blur_valid(image[..., c], kernel) for c in range(image.shape[-1])], axis=-1)
-
-
 def make(name, image_name, shape, spec, noise, seed):
     kernel = psf_module.parse(spec)
     kh, kw = kernel.shape
     x = scene(image_name, shape, kernel.shape)
     top, left = kh - 1 - kh // 2, kw - 1 - kw // 2  # where the centre tap puts the frame in the scene
     sharp = x[top : top + shape[0], left : left + shape[1]]
-    blurred = blur_valid(x, kernel) + np.random.default_rng(seed).normal(0.0, noise, sharp.shape)
+    # deblur's one forward model: valid(kernel * scene), then the noise (float64 in, float64 out)
+    blurred = simulate.blur_pixels(x, kernel, noise=noise, seed=seed, boundary="valid")
     for suffix, array in (("blurred", blurred), ("sharp", sharp)):
         pixels = imio.from_float(np.clip(array, 0, 1), np.uint8)
         imio.write_image(os.path.join(HERE, f"{name}.{suffix}.png"), imio.ImageData(pixels), overwrite=True)
