@@ -123,13 +123,12 @@ def test_estimation_fallback_is_said_once_and_is_no_warning(runner, tmp_path):
 
 def test_missing_psf_estimates_it_and_says_so(runner, tmp_path):
     """No --psf: the kernel is estimated from the image, announced in one line, and saved on request."""
-    from scipy.signal import convolve2d
-
     from deblur import psf as _psf
+    from deblur import simulate
 
     rng = np.random.default_rng(3)
     scene = np.kron(rng.random((12, 12)), np.ones((8, 8)))  # blocks: strong edges
-    blurry = convolve2d(scene, _psf.motion(7, 0), mode="valid")
+    blurry = simulate.blur(scene, _psf.motion(7, 0), boundary="valid")
     path = tmp_path / "blurry.png"
     Image.fromarray(np.round(np.clip(blurry, 0, 1) * 255).astype(np.uint8)).save(path)
     out, kernel = tmp_path / "out.png", tmp_path / "k.npy"
