@@ -1,7 +1,7 @@
 """Batches on a Dask cluster: one task per image.
 
-:func:`deblur.batch.process_file` is the unit of work (a picklable
-:class:`~deblur.batch.FileJob` in, a :class:`~deblur.batch.Row` out, never
+:func:`deblur.pipeline.process_file` is the unit of work (a picklable
+:class:`~deblur.pipeline.FileJob` in, a :class:`~deblur.summary.Row` out, never
 raising for a bad file), so a cluster only has to run it:
 :func:`cluster_executor` connects to a ``dask.distributed`` scheduler (or
 starts a :class:`~distributed.LocalCluster`) and hands back the client's
@@ -36,7 +36,7 @@ What the cluster gives, and what it needs:
   have deblur installed (checked when the batch starts).
 
 Dask is imported only when a cluster is asked for; without it
-:class:`deblur.tiled.DaskMissing` names the extra to install.
+:class:`deblur.errors.DaskMissing` names the extra to install.
 """
 
 import concurrent.futures as cf
@@ -45,7 +45,7 @@ import dataclasses
 import os
 
 from .errors import ClusterError
-from .tiled import require_dask
+from .memory import require_dask
 
 __all__ = ["cluster_executor", "BatchExecutor", "rerunnable", "connect", "describe", "worker_versions",
            "ClusterError", "LOCAL"]
@@ -114,7 +114,7 @@ def rerunnable(job):
     Submitted now, such a job finds an output at run time only when an
     earlier attempt of the same task wrote it before its worker died.
     """
-    from .batch import FileJob
+    from .pipeline import FileJob
 
     if not isinstance(job, FileJob) or job.options.overwrite:
         return job
@@ -128,7 +128,7 @@ class BatchExecutor(cf.Executor):
     """``concurrent.futures`` face of a ``distributed.Client``, for :func:`deblur.batch.iter_rows`.
 
     One task per ``submit`` (never deduplicated: ``pure=False``), with
-    :class:`~deblur.batch.FileJob` arguments made :func:`rerunnable`. When a
+    :class:`~deblur.pipeline.FileJob` arguments made :func:`rerunnable`. When a
     task's result has come back, its Dask future is released, so the
     cluster forgets it. ``client`` and ``cluster`` (a LocalCluster or None)
     are there for reporting.

@@ -8,10 +8,10 @@ relative path.
 The work is split where a batch splits it:
 
 * :func:`file_entry` runs where the file was restored (a pool worker, a
-  cluster node), right after :func:`deblur.batch.restore_file` wrote the
+  cluster node), right after :func:`deblur.pipeline.restore_file` wrote the
   output: it writes that file's thumbnails, kernel and curve into the side
   folder and returns a small JSON-safe dict, carried back in the file's
-  :class:`~deblur.batch.Row` (``row.report``).
+  :class:`~deblur.summary.Row` (``row.report``).
 * :func:`write_report` runs once in the parent: it turns the rows into the
   page (:mod:`deblur._report_html`) and writes it atomically.
 
@@ -197,7 +197,7 @@ def file_entry(job, before, after, result, *, seconds, warnings=(), notes=(), as
 
     Parameters
     ----------
-    job : deblur.batch.FileJob
+    job : deblur.pipeline.FileJob
         The file restored (``job.report`` names the report page).
     before, after : ndarray
         The input's and the output's pixels, as read and as written.
@@ -309,7 +309,7 @@ def write_report(path, rows, *, title="deblur report", options=(), elapsed=None,
     ----------
     path : str or path-like
         The page (``.html``); its pictures are in :func:`assets_folder` of it.
-    rows : sequence of deblur.batch.Row
+    rows : sequence of deblur.summary.Row
         One per file, in the order shown; ``row.report`` holds what
         :func:`file_entry` returned (None for a failed or skipped file).
     title : str

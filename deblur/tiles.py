@@ -173,7 +173,7 @@ def plan(shape, psf_shape, *, channels=1, precision="float32", memory_budget=Non
 def plan_if_needed(frame_shape, channels, psf, memory_budget, precision="float32"):
     """The tile plan when the whole solve would exceed ``memory_budget``, else None.
 
-    The hook of :func:`deblur.batch.restore_file`: no budget, or a PSF that
+    The hook of :func:`deblur.pipeline.restore_file`: no budget, or a PSF that
     is not a kernel array yet (``'estimate'``), means no tiles. When tiles
     are needed Dask must be there (:class:`DaskMissing` otherwise, naming
     the extra).

@@ -4,7 +4,9 @@ import click
 
 from ..simulate import BOUNDARIES
 from .common import CONTEXT, check_ext, check_outputs, err
-from .options import PSF_FORMS, PsfSpec
+from .options import FILE_FIELDS, PSF_FORMS, PsfSpec, _lazy_stack
+
+_file_options = _lazy_stack(FILE_FIELDS)  # --quality, --overwrite, --max-pixels, as restore has them
 
 
 @click.command(context_settings=CONTEXT)
@@ -17,10 +19,7 @@ from .options import PSF_FORMS, PsfSpec
               show_default=True, help="Border handling; 'valid' returns the smaller fully-blurred part.")
 @click.option("--linear/--no-linear", default=False, show_default=True, help="Blur in linear light.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Blurred image to write.")
-@click.option("--quality", type=click.IntRange(1, 100), default=None, help="JPEG/WebP quality [default: 95].")
-@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
-@click.option("--max-pixels", type=click.IntRange(min=0), default=None, metavar="N",
-              help="Largest image to open, in pixels (0: no limit).")
+@_file_options
 def blur(sharp, psf, noise, seed, boundary, linear, output, quality, overwrite, max_pixels):
     """Blur a sharp image (and add noise): test input for 'deblur restore'.
 
