@@ -14,7 +14,7 @@ reach the Numba kernels.
 import contextlib
 import inspect
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -157,19 +157,9 @@ def prepare(image, psf, options=None, *, channel_axis=None, reference=None, call
     with _arguments():
         reg = make_regularizer(options.regularizer, eps=options.eps, p=options.p)
         decay = check_decay(options.resolved_schedule, options.decay)
-    solver_options = Options(
-        schedule=options.resolved_schedule,
-        lr=options.lr,
-        decay=decay,
-        momentum=options.momentum,
-        variant=options.variant,
-        batch_fraction=options.batch_fraction,
-        max_num_iter=options.max_num_iter,
-        tol=options.tol,
-        gtol=options.gtol,
-        time_limit=options.time_limit,
-        seed=options.seed,
-    )
+    # the solver's own settings, by name from the schema (an option the descent reads is declared twice only)
+    loop = {f.name: getattr(options, f.name) for f in fields(Options)}
+    solver_options = Options(**{**loop, "schedule": options.resolved_schedule, "decay": decay})
     if callback is not None and not callable(callback):
         raise ArgumentTypeError("callback must be callable, e.g. lambda state: state.iteration >= 50")
     ref = None

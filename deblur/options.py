@@ -135,7 +135,7 @@ class SolveOptions:
 
     regularizer: str = _option("hyper-laplacian", flag="--regularizer", kind="choice", choices=REGULARIZERS,
                                help="Penalty on image gradients.")
-    weight: object = _option("auto", check=_weight, flag="--weight", kind="weight",
+    weight: object = _option("auto", check=_weight, flag="--weight", kind="weight", record=False,
                              help="Regularisation weight lambda; 'auto' sets it from the estimated noise.")
     boundary: str = _option("valid", check=_choice(BOUNDARIES), flag="--boundary", kind="choice", choices=BOUNDARIES,
                             help="How the blur treats the image border.")
@@ -168,7 +168,7 @@ class SolveOptions:
                             help="Parameter of the decaying schedules (exponential, step, inverse-time, cosine).")
     eps: object = _option(None)
     p: float = _option(0.8)
-    clipped: str = _option("auto", check=_choice(CLIPPED))
+    clipped: str = _option("auto", check=_choice(CLIPPED), record=False)
     color_space: str = _option("opponent", check=_choice(COLOR_SPACES))
 
     def __post_init__(self):
@@ -197,33 +197,16 @@ class SolveOptions:
         return replace(self, **changes)
 
     def settings(self, *, color_space, eps, p, decay):
-        """The settings record of a result: the options as the solve used them.
+        """The settings record of a result: the options as the solve used them, in schema order.
 
         ``schedule`` is 'constant' where ``lr`` was given with 'auto'; the
         other arguments are what only the solve knows (the colour basis used,
-        the regulariser's smoothing, the schedule's decay).
+        the regulariser's smoothing, the schedule's decay). Fields marked
+        ``record=False`` (the weight, recorded apart as ``result.weight``) are
+        left out.
         """
-        return dict(
-            regularizer=self.regularizer,
-            eps=eps,
-            p=p,
-            boundary=self.boundary,
-            schedule=self.resolved_schedule,
-            lr=self.lr,
-            decay=decay,
-            momentum=self.momentum,
-            preconditioner=self.preconditioner,
-            variant=self.variant,
-            batch_fraction=self.batch_fraction,
-            max_num_iter=self.max_num_iter,
-            tol=self.tol,
-            gtol=self.gtol,
-            time_limit=self.time_limit,
-            clip=self.clip,
-            color_space=color_space,
-            precision=self.precision,
-            seed=self.seed,
-        )
+        known = {"schedule": self.resolved_schedule, "eps": eps, "p": p, "decay": decay, "color_space": color_space}
+        return {f.name: known.get(f.name, getattr(self, f.name)) for f in fields(self) if f.metadata.get("record", True)}
 
     @property
     def resolved_schedule(self):
