@@ -41,8 +41,10 @@ def _file_option(default, flag=None, kind=None, help="", **cli):
 class RestoreOptions:
     """Everything about how to restore a file, picklable (for process pools and clusters).
 
-    ``psf`` is a spec string, a kernel array, or ``'estimate'`` (parsed once,
-    here, into ``kernel``); ``solve`` holds the solver options as they are;
+    ``psf`` is a spec string, a kernel array, or ``'estimate'``; ``kernel`` is
+    it parsed (by the caller, or here when None: once, however many files);
+    give both anew when changing ``psf`` with ``dataclasses.replace``.
+    ``solve`` holds the solver options as they are;
     the rest is about files and colour. Their command-line flags are
     generated from the ``metadata`` of the fields (:mod:`deblur.cli.options`).
     """
@@ -61,7 +63,8 @@ class RestoreOptions:
         None, "--max-pixels", "int", min=0, metavar="N",
         help="Largest image to open, in pixels (0: no limit) [default: Pillow's, about 89 million].")
     memory_budget: object = None  # bytes, '2GB' or 'auto': above it, restore in tiles (deblur.tiled)
-    kernel: object = field(default=None, compare=False, repr=False, metadata={"derived": True})
+    # psf parsed: given by a caller that parsed it already (the command line), else parsed here, once
+    kernel: object = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         check_choice("color", self.color, COLOR_MODES)
@@ -81,7 +84,7 @@ class RestoreOptions:
         items = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("solve", "kernel"):
+            if f.name in ("solve", "kernel"):  # the solver's below; the kernel is the psf
                 continue
             if f.name == "psf" or (value is not None and value is not False and value != f.default):
                 items[f.name] = value

@@ -152,3 +152,15 @@ def test_unwritable_output_folder_and_no_stray_folders(folder, tmp_path):
     result = run("batch", folder, tmp_path / "o2", *FAST, "--reference-dir", tmp_path / "afile")
     assert result.exit_code == 2
     assert not (tmp_path / "o2").exists()  # a usage error creates nothing
+
+
+def test_a_kernel_file_is_read_once_for_the_whole_batch(folder, tmp_path, monkeypatch):
+    """The PSF is parsed where --psf is read, not again per file (nor in the library)."""
+    from deblur import psf as _psf
+
+    np.save(tmp_path / "k.npy", _psf.box(3))
+    reads = []
+    real = _psf.load
+    monkeypatch.setattr(_psf, "load", lambda path: reads.append(path) or real(path))
+    result = run("batch", folder, tmp_path / "out", "--psf", str(tmp_path / "k.npy"), "--iterations", "1")
+    assert "restored" in result.output and len(reads) == 1

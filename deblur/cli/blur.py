@@ -4,7 +4,7 @@ import click
 
 from ..simulate import BOUNDARIES
 from .common import CONTEXT, check_ext, check_outputs, err
-from .options import FILE_FIELDS, PSF_FORMS, PsfSpec, _lazy_stack
+from .options import FILE_FIELDS, PSF_FORMS, PsfSpec, _lazy_stack, parsed_kernel
 
 _file_options = _lazy_stack(FILE_FIELDS)  # --quality, --overwrite, --max-pixels, as restore has them
 
@@ -37,7 +37,7 @@ def blur(sharp, psf, noise, seed, boundary, linear, output, quality, overwrite, 
     check_outputs([("'-o' / '--output'", output)], overwrite)
     imio.allow_pixels(max_pixels)
     data = imio.read_image(sharp, max_pixels=max_pixels)
-    kernel = _psf.parse(psf)
+    kernel = parsed_kernel(click.get_current_context(), psf)
     blurred = blur_pixels(data.pixels, kernel, noise=noise, seed=seed, boundary=boundary, linear=linear)
     alpha = data.alpha
     if boundary == "valid" and alpha is not None:

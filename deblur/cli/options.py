@@ -31,8 +31,17 @@ COLOUR_FIELDS = ("color", "linear")
 FILE_FIELDS = ("quality", "overwrite", "max_pixels")
 
 
+def parsed_kernel(ctx, spec):
+    """The kernel :class:`PsfSpec` parsed from ``spec`` for this command (None for 'estimate')."""
+    return ctx.meta.get(_KERNELS, {}).get(spec)
+
+
+_KERNELS = "deblur.kernels"
+
+
 class PsfSpec(click.ParamType):
-    """A PSF spec string or kernel file; checked when parsed, passed on as text."""
+    """A PSF spec string or kernel file, parsed once, here: passed on as text, the kernel kept for the command
+    (:func:`parsed_kernel`)."""
 
     name = "SPEC"
 
@@ -50,10 +59,12 @@ class PsfSpec(click.ParamType):
                 self.fail(f"{value!r}: {exc} (write estimate or estimate:size=N, N in pixels)", param, ctx)
             return value.strip()
         try:
-            _psf.parse(value)
+            kernel = _psf.parse(value)
         except (ValueError, TypeError) as exc:
             forms = "" if "gaussian:sigma" in str(exc) else f"\nForms: {PSF_FORMS}"
             self.fail(f"{exc}{forms}", param, ctx)
+        if ctx is not None:
+            ctx.meta.setdefault(_KERNELS, {})[value] = kernel
         return value
 
     def shell_complete(self, ctx, param, incomplete):
@@ -234,5 +245,6 @@ def restore_options(ctx, kw):
     io.allow_pixels(kw["max_pixels"])  # once, for this process; deblur's reader applies the limit
     solve = {f.name: kw[f.name] for f in fields(SolveOptions) if f.metadata["flag"] and kw.get(f.name) is not None}
     files = {f.name: kw[f.name] for f in _restore_fields(COLOUR_FIELDS + FILE_FIELDS)}
-    return RestoreOptions(psf=_resolve_psf(ctx, kw["psf"]), solve=SolveOptions(**solve),
+    psf = _resolve_psf(ctx, kw["psf"])
+    return RestoreOptions(psf=psf, kernel=parsed_kernel(ctx, psf), solve=SolveOptions(**solve),
                           memory_budget=kw.get("memory_budget"), **files)

@@ -3,7 +3,7 @@
 import click
 
 from .common import CONTEXT, check_ext, check_outputs
-from .options import PSF_FORMS, PsfSpec
+from .options import PSF_FORMS, PsfSpec, parsed_kernel
 
 
 @click.command("psf", context_settings=CONTEXT)
@@ -26,7 +26,7 @@ def psf_command(spec, output, overwrite):
                                  param_hint="SPEC")
     check_ext("'-o' / '--output'", output, (".png", ".tif", ".tiff", ".npy", ".csv"))
     check_outputs([("'-o' / '--output'", output)], overwrite)
-    kernel = _psf.parse(spec)
+    kernel = parsed_kernel(click.get_current_context(), spec)
     _psf.save(output, kernel, overwrite=overwrite)
     taps = int((kernel > 0).sum())
     click.echo(f"{spec}: {kernel.shape[1]}x{kernel.shape[0]} kernel, {taps} non-zero taps -> {output}")
