@@ -61,7 +61,10 @@ class PsfSpec(click.ParamType):
         try:
             kernel = _psf.parse(value)
         except (ValueError, TypeError) as exc:
-            forms = "" if "gaussian:sigma" in str(exc) else f"\nForms: {PSF_FORMS}"
+            import os
+
+            # the forms help a mistyped spec, not a kernel file that is there but unusable
+            forms = "" if "gaussian:sigma" in str(exc) or os.path.isfile(value) else f"\nForms: {PSF_FORMS}"
             self.fail(f"{exc}{forms}", param, ctx)
         if ctx is not None:
             ctx.meta.setdefault(_KERNELS, {})[value] = kernel
