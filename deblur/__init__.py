@@ -12,7 +12,8 @@ The engine (Numba kernels) is imported on first use of :func:`restore` or
 __version__ = "0.1.0"
 
 from . import psf
-from .options import BOUNDARIES, MOMENTA, PRECONDITIONERS, REGULARIZERS, SCHEDULES, VARIANTS
+from .errors import DeblurError, DeblurWarning, UsageError
+from .options import BOUNDARIES, MOMENTA, PRECONDITIONERS, REGULARIZERS, SCHEDULES, VARIANTS, SolveOptions
 from .result import BackoffEvent, History, SolveResult
 from .warnings import StepSizeWarning
 
@@ -27,6 +28,10 @@ __all__ = [
     "History",
     "BackoffEvent",
     "StepSizeWarning",
+    "SolveOptions",
+    "DeblurError",
+    "UsageError",
+    "DeblurWarning",
     "REGULARIZERS",
     "BOUNDARIES",
     "SCHEDULES",
