@@ -190,8 +190,12 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
     )
     record.downscale = factor
     record.noise_sigma = noise
-    if math.isfinite(record.model_sigma):  # the blind model's residual, relative to the noise, at full scale
-        record.model_sigma *= noise / max(estimate_noise(small), 1e-12)
+    if math.isfinite(record.model_sigma):
+        # The residual is noise plus the kernel's error (dk * x). Averaging s x s pixels divides
+        # white noise by up to s but keeps that smooth error: at full scale, the error with the
+        # photo's own noise.
+        error2 = max(0.0, record.model_sigma**2 - estimate_noise(small) ** 2)
+        record.model_sigma = float(math.sqrt(noise**2 + error2))
     record.crop = [v * factor for v in record.crop]
     if record.status == "estimated":
         kernel = enlarge_kernel(kernel, factor, None if size is None else odd(size))
