@@ -447,3 +447,20 @@ def test_a_large_photo_is_estimated_at_a_reduced_scale_and_the_kernel_enlarged_b
     assert k21.shape == (21, 21) and record.size == 21
     wide = enlarge_kernel(psf.motion(9, 0), 3)
     assert np.isclose(wide.sum(), 1.0) and 25 <= np.count_nonzero(wide.sum(axis=0) > 1e-3) <= 31
+
+
+def test_a_sharp_skyline_under_smooth_clouds_is_found_sharp_and_its_blur_is_not(rng):
+    """Steepness weighs edges by their contrast: gentle slopes filling the quota do not make a sharp photo look blurred."""
+    from scipy.ndimage import gaussian_filter
+
+    from deblur.blind.confidence import edge_steepness
+
+    clouds = gaussian_filter(rng.standard_normal((256, 256)), 8.0)
+    sharp = 0.6 + 0.08 * clouds / clouds.std()
+    for x in (40, 110, 180):  # three dark blocks: their edges hold fewer pixels than the 2 % quota
+        sharp[230:, x : x + 24] = 0.15
+    photo = np.clip(sharp + 0.01 * rng.standard_normal(sharp.shape), 0, 1)
+    assert edge_steepness(photo) >= 0.33  # 0.43-0.44; unweighted, the median of the quota: 0.15-0.17
+    kernel, record = estimate(photo)
+    assert record.status == "sharp" and kernel.shape == (3, 3)
+    assert edge_steepness(blur(sharp, psf.motion(9, 30), 0.01, rng)) < 0.33
