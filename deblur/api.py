@@ -68,9 +68,6 @@ def _resolve_psf(psf, channels_last):
 
         with _arguments():
             size = blind.parse_spec(psf)
-        if size is not None and blind.support.odd(size) > min(channels_last.shape[:2]):
-            raise InputError(f"{psf}: a kernel of {size} px is larger than the image "
-                             f"({channels_last.shape[0]}x{channels_last.shape[1]}); use a smaller size")
         gray = channels_last.shape[-1] == 1
         image = channels_last[..., 0] if gray else channels_last
         kernel, record = blind.estimate(image, size, channel_axis=None if gray else -1)

@@ -43,6 +43,7 @@ import warnings
 
 import numpy as np
 
+from ..errors import ArgumentError, DeblurWarning, InputError
 from ..images import check_image, to_float
 from .config import BlindOptions, make_options
 from .crop import best_window
@@ -72,7 +73,7 @@ __all__ = [
 LUMA = (0.2989, 0.5870, 0.1140)  # ITU-R BT.601, as MATLAB's rgb2gray
 
 
-class BlindEstimationWarning(UserWarning):
+class BlindEstimationWarning(DeblurWarning):
     """The blur could not be estimated; a delta (no blur) was used instead."""
 
 
@@ -101,16 +102,16 @@ def parse_spec(spec):
     text = str(spec).strip()
     kind, _, rest = text.partition(":")
     if kind.strip().lower() != "estimate":
-        raise ValueError(f"not an estimate spec: {spec!r}; write estimate or estimate:size=N")
+        raise ArgumentError(f"not an estimate spec: {spec!r}; write estimate or estimate:size=N")
     size = None
     for item in filter(None, (s.strip() for s in rest.split(","))):
         key, sep, value = item.partition("=")
         if key.strip() != "size" or not sep:
-            raise ValueError(f"bad estimate option {item!r}; write estimate:size=N (N odd, in pixels)")
+            raise ArgumentError(f"bad estimate option {item!r}; write estimate:size=N (N odd, in pixels)")
         try:
             size = int(value)
         except ValueError:
-            raise ValueError(f"estimate size must be a whole number of pixels, got {value.strip()!r}") from None
+            raise ArgumentError(f"estimate size must be a whole number of pixels, got {value.strip()!r}") from None
     return size
 
 
@@ -118,9 +119,9 @@ def _check_size(size, shape):
     if size is None:
         return None
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-        raise ValueError(f"size must be a positive whole number of pixels or None (automatic), got {size!r}")
+        raise ArgumentError(f"size must be a positive whole number of pixels or None (automatic), got {size!r}")
     if odd(size) > min(shape):
-        raise ValueError(f"size {size} is larger than the image ({shape[0]}x{shape[1]}); use a smaller kernel size")
+        raise InputError(f"a kernel of {size} px is larger than the image ({shape[0]}x{shape[1]}); use a smaller size")
     return int(size)
 
 
@@ -157,7 +158,7 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
     if mask is not None:
         mask = np.asarray(mask, dtype=np.float64)
         if mask.shape != y.shape:
-            raise ValueError(f"mask has shape {mask.shape}, the image {y.shape[:2]}: they must match")
+            raise InputError(f"mask has shape {mask.shape}, the image {y.shape[:2]}: they must match")
 
     full = auto_size(y.shape, opts.max_size) if size is None else odd(size)
     # Featureless input (flat, or noise only): nothing to estimate from.

@@ -7,6 +7,8 @@ error that lists the valid ones.
 
 from dataclasses import dataclass, fields
 
+from ..errors import ArgumentError, ArgumentTypeError
+
 __all__ = ["BlindOptions", "make_options", "parse_starts", "STARTS"]
 
 STARTS = ("horizontal", "vertical", "delta")
@@ -127,7 +129,7 @@ def make_options(**options):
     """Build :class:`BlindOptions` from keyword options, rejecting unknown names."""
     unknown = sorted(set(options) - set(_NAMES))
     if unknown:
-        raise TypeError(f"unknown blind-estimation option(s) {unknown}; valid options: {', '.join(_NAMES)}")
+        raise ArgumentTypeError(f"unknown blind-estimation option(s) {unknown}; valid options: {', '.join(_NAMES)}")
     opts = BlindOptions(**options)
     parse_starts(opts.starts)
     return opts
@@ -138,5 +140,5 @@ def parse_starts(text):
     starts = tuple(s.strip().lower() for s in str(text).split(",") if s.strip())
     bad = [s for s in starts if s not in STARTS]
     if not starts or bad:
-        raise ValueError(f"starts={text!r}: give one or more of {', '.join(STARTS)}, comma-separated (e.g. 'horizontal,vertical')")
+        raise ArgumentError(f"starts={text!r}: give one or more of {', '.join(STARTS)}, comma-separated (e.g. 'horizontal,vertical')")
     return starts
