@@ -510,3 +510,49 @@ def test_default_nesterov_iterates_never_rise_and_keep_their_momentum():
     assert rejected > 0
     assert np.all(np.diff(costs) <= 1e-5 * costs[0])
     assert run.restarts == 0 and run.events == []
+
+
+
+
+def _run_with_failing_long_steps(monkeypatch, probe_gap_max):
+    """A default run where every step above 0.75/L fails the search; returns (result, tries per iteration, steps taken)."""
+    from deblur import _kernels, solver
+
+    monkeypatch.setattr(solver, "PROBE_GAP_MAX", probe_gap_max)
+    tries = []  # [iteration, step] of each candidate
+    descent_step, cost_at = _kernels.descent_step, solver.GradientDescent._cost_at
+
+    def recorded(*args):
+        tries.append([None, args[2]])
+        return descent_step(*args)
+
+    def failing_above(self, candidate, data=None):
+        tries[-1][0] = self.iteration
+        cost = cost_at(self, candidate, data)
+        return 10.0 * cost if tries[-1][1] > 0.75 * self.eta0 else cost
+
+    monkeypatch.setattr(_kernels, "descent_step", recorded)
+    monkeypatch.setattr(solver.GradientDescent, "_cost_at", failing_above)
+    y, kernel = _rough_kernel_problem()
+    result = deblur.solve(y, kernel, clipped="ignore", tol=None, max_num_iter=20)
+    monkeypatch.undo()
+    return result, np.bincount([it for it, _ in tries]).tolist(), [eta for _, eta in tries if eta <= 0.75]
+
+
+def test_a_failing_doubled_start_is_put_off(monkeypatch):
+    """The searched step starts from twice the last one found; when that start fails, it is tried again
+    after 1, 2, 4, ... (at most PROBE_GAP_MAX) iterations, and in between the search starts at the step found.
+
+    Every step above 0.75/L is made to fail: the iterates are those of trying the doubled start every
+    iteration (PROBE_GAP_MAX = 0, the rule before), bit for bit, with 25 blurs instead of 40.
+    """
+    before, tries_before, taken_before = _run_with_failing_long_steps(monkeypatch, 0)
+    after, tries_after, taken_after = _run_with_failing_long_steps(monkeypatch, 8)
+    assert before.events == after.events == []
+    assert taken_before == taken_after == [0.5] * 20  # eta0 = 1/L = 1 with the preconditioner
+    assert tries_before == [2] * 20
+    # the doubled start at iterations 0, 1, 3, 6, 11 (then gaps 2, 4, 8: the next at 20)
+    assert [i for i, n in enumerate(tries_after) if n == 2] == [0, 1, 3, 6, 11]
+    assert sum(tries_after) == 25
+    np.testing.assert_array_equal(after.image, before.image)
+    assert after.history["cost"][-1] == before.history["cost"][-1]
