@@ -90,6 +90,11 @@ def _fit_to_format(data, fmt):
     return replace(data, pixels=pixels, alpha=alpha, exif=exif, icc_profile=icc), notes
 
 
+# zlib level of written PNGs: a 12 MP colour restore encodes in 0.8 s at level 1 against 3.7 s at
+# Pillow's default 6, for files 14 % larger (11.9 -> 13.6 MB); level 1 is OpenCV's default too.
+PNG_COMPRESS_LEVEL = 1
+
+
 def _save_kwargs(fmt, data, quality):
     kw = {}
     if data.icc_profile and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
@@ -104,6 +109,8 @@ def _save_kwargs(fmt, data, quality):
         kw["subsampling"] = 0  # 4:4:4 - no chroma blur on top of the restored detail
     if fmt == "TIFF":
         kw["compression"] = "tiff_adobe_deflate"
+    if fmt == "PNG":
+        kw["compress_level"] = PNG_COMPRESS_LEVEL
     return kw
 
 
