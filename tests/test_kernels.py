@@ -344,3 +344,16 @@ def test_dot_and_diff_dot(rng, dtype):
     dg, dd = _kernels.diff_dot(a, b, g)
     assert dg == pytest.approx(np.sum((a64 - b64) * g64), abs=tol * np.sum(np.abs((a64 - b64) * g64)))
     assert dd == pytest.approx(np.sum((a64 - b64) ** 2), rel=tol)
+
+
+def test_every_kernel_is_reexported_by_deblur_kernels():
+    """The loops live in one module per concern; deblur._kernels names each of them (the same object)."""
+    import inspect
+
+    from deblur import _kernels_blur, _kernels_penalty, _kernels_step
+
+    for module in (_kernels_blur, _kernels_penalty, _kernels_step):
+        for name, value in vars(module).items():
+            if name.startswith("_") or inspect.ismodule(value) or getattr(value, "__module__", module.__name__) != module.__name__:
+                continue
+            assert name in _kernels.__all__ and getattr(_kernels, name) is value, f"{module.__name__}.{name}"
