@@ -516,11 +516,11 @@ def test_default_nesterov_iterates_never_rise_and_keep_their_momentum():
 
 def _run_with_failing_long_steps(monkeypatch, probe_gap_max):
     """A default run where every step above 0.75/L fails the search; returns (result, tries per iteration, steps taken)."""
-    from deblur import _kernels, solver
+    from deblur import _kernels_step, _solver_search, solver
 
-    monkeypatch.setattr(solver, "PROBE_GAP_MAX", probe_gap_max)
+    monkeypatch.setattr(_solver_search, "PROBE_GAP_MAX", probe_gap_max)
     tries = []  # [iteration, step] of each candidate
-    descent_step, cost_at = _kernels.descent_step, solver.GradientDescent._cost_at
+    descent_step, cost_at = _kernels_step.descent_step, solver.GradientDescent._cost_at
 
     def recorded(*args):
         tries.append([None, args[2]])
@@ -531,7 +531,7 @@ def _run_with_failing_long_steps(monkeypatch, probe_gap_max):
         cost = cost_at(self, candidate, data)
         return 10.0 * cost if tries[-1][1] > 0.75 * self.eta0 else cost
 
-    monkeypatch.setattr(_kernels, "descent_step", recorded)
+    monkeypatch.setattr(_kernels_step, "descent_step", recorded)
     monkeypatch.setattr(solver.GradientDescent, "_cost_at", failing_above)
     y, kernel = _rough_kernel_problem()
     result = deblur.solve(y, kernel, clipped="ignore", tol=None, max_num_iter=20)
@@ -556,3 +556,25 @@ def test_a_failing_doubled_start_is_put_off(monkeypatch):
     assert sum(tries_after) == 25
     np.testing.assert_array_equal(after.image, before.image)
     assert after.history["cost"][-1] == before.history["cost"][-1]
+
+
+def test_the_solver_options_default_to_the_schema():
+    """solver.Options has no defaults of its own: each is SolveOptions' (it said 100 iterations and tol 1e-5 once)."""
+    from dataclasses import fields
+
+    from deblur.options import SolveOptions
+    from deblur.solver import Options
+
+    schema = {f.name: f.default for f in fields(SolveOptions)}
+    assert {f.name: f.default for f in fields(Options)} == {f.name: schema[f.name] for f in fields(Options)}
+    assert (Options().max_num_iter, Options().tol) == (SolveOptions().max_num_iter, SolveOptions().tol) == (30, 1e-3)
+
+
+def test_the_split_solver_keeps_its_names():
+    """The descent lives in four modules by concern; every name it had stays importable from deblur.solver."""
+    from deblur import solver
+
+    before = {"GradientDescent", "Options", "Problem", "State", "ROUNDING_EPS", "NONMONOTONE_WINDOW", "HEAVY_BALL_BETA",
+              "MAX_HALVINGS", "BOX_HALVINGS", "TOL_WINDOW", "MINIBATCH_TILE", "ARMIJO_C", "PROBE_GAP_MAX"}
+    assert before <= set(dir(solver)) and set(solver.__all__) == before
+    assert solver.GradientDescent.__mro__[1:4] == (solver.ObjectiveMixin, solver.StepSearchMixin, solver.StoppingMixin)
