@@ -172,6 +172,18 @@ def _pad_adjoint(z, pads, mode, out):
     out[...] = _fold_axis0(columns_folded, top, bottom, mode)
 
 
+def _check_shape(name, array, shape):
+    """Refuse an array of the wrong shape before a compiled loop reads or writes past its end.
+
+    The loops do not check their bounds (that is what makes them fast), so a
+    wrong-sized argument would read or write out of bounds silently. A plain
+    ValueError: the library's own call went wrong, not the user's (the command
+    line reports it as a bug).
+    """
+    if array.shape != shape:
+        raise ValueError(f"BlurOperator: {name} has shape {array.shape}, expected {shape} (a bug in the caller)")
+
+
 class BlurOperator:
     """Blur with a kernel under a boundary model: ``forward`` is ``A``, ``adjoint`` is ``A^T``.
 
@@ -207,7 +219,11 @@ class BlurOperator:
 
     def forward(self, x, out=None):
         """``A x``: blur the domain image into the frame."""
-        out = np.empty(self.range_shape, dtype=self.dtype) if out is None else out
+        _check_shape("x", x, self.domain_shape)
+        if out is None:
+            out = np.empty(self.range_shape, dtype=self.dtype)
+        else:
+            _check_shape("out", out, self.range_shape)
         source = x if self.boundary == "valid" else _pad(x, self.pads, self.boundary)
         self._conv.forward(source, out)
         return out
@@ -218,14 +234,21 @@ class BlurOperator:
         The taps and separable engines form it on each output row as they
         write it ('valid' boundary); otherwise it takes a pass of its own.
         """
+        _check_shape("y", y, self.range_shape)
         if self.boundary == "valid" and self.engine in ("taps", "separable"):
+            _check_shape("x", x, self.domain_shape)
+            _check_shape("out", out, self.range_shape)
             return float(self._conv.forward(x, out, y))
         self.forward(x, out)
         return _kernels.half_sq_diff(out, y)
 
     def adjoint(self, r, out=None):
         """``A^T r``: correlate a frame-shaped array back onto the domain."""
-        out = np.empty(self.domain_shape, dtype=self.dtype) if out is None else out
+        _check_shape("r", r, self.range_shape)
+        if out is None:
+            out = np.empty(self.domain_shape, dtype=self.dtype)
+        else:
+            _check_shape("out", out, self.domain_shape)
         if self.boundary == "valid":
             self._conv.adjoint(r, out)
         else:

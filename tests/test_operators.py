@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import deblur.errors
 import naive
 from deblur import psf
 from deblur.operators import ENGINES, BlurOperator, engine_costs, kernel_padding
@@ -172,6 +173,34 @@ def test_forward_and_adjoint_write_into_out(rng):
     assert op.adjoint(out, back) is back
     adjoint = naive.blur_matrix(op.psf, (10, 10), "reflect").T @ out.ravel()
     np.testing.assert_allclose(back, adjoint.reshape(10, 10), atol=1e-12)
+
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_wrong_shape_is_refused_before_the_loops_run(rng, engine, boundary):
+    """The compiled loops do not check bounds: forward, forward_data and adjoint check every shape first."""
+    op = BlurOperator(rank_one((3, 3), 5), (12, 10), boundary, np.float64, engine=engine)
+    x, r = rng.random(op.domain_shape), rng.random(op.range_shape)
+    grown = lambda a: np.zeros((a.shape[0] + 1, a.shape[1]))  # noqa: E731
+    shrunk = lambda a: np.zeros((a.shape[0], a.shape[1] - 1))  # noqa: E731
+    calls = {
+        "x": lambda bad: op.forward(bad(x)),
+        "out": lambda bad: op.forward(x, bad(r)),
+        "r": lambda bad: op.adjoint(bad(r)),
+        "out ": lambda bad: op.adjoint(r, bad(x)),
+        "y": lambda bad: op.forward_data(x, np.empty_like(r), bad(r)),
+        "x ": lambda bad: op.forward_data(bad(x), np.empty_like(r), r),
+        "out  ": lambda bad: op.forward_data(x, bad(r), r),
+    }
+    for name, call in calls.items():
+        for bad in (grown, shrunk):
+            with pytest.raises(ValueError, match=f"BlurOperator: {name.strip()} has shape .*, expected") as caught:
+                call(bad)
+            assert not isinstance(caught.value, deblur.errors.DeblurError)  # a bug of ours, not a usage error
+    out = np.empty_like(r)
+    assert op.forward_data(x, out, r) == pytest.approx(0.5 * np.sum((op.forward(x) - r) ** 2))
+    assert op.adjoint(r).shape == op.domain_shape
 
 
 def power_norm_sq(op, rng, n_iter=100):
