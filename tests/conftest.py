@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 # OMP_WAIT_POLICY=PASSIVE (GNU OpenMP threads sleep between parallel regions instead of spinning)
-# is set by deblur/_kernels.py at import, for the tests as for users; see the measurement there.
+# is set by deblur/_kernels_jit.py at import, for the tests as for users; see the measurement there.
 
 
 @pytest.fixture

@@ -121,10 +121,8 @@ def _kernels_cached():
         places = [os.environ["NUMBA_CACHE_DIR"]]
     else:
         places = [os.path.join(here, "__pycache__"), os.path.join(os.path.expanduser("~"), ".cache", "numba")]
-    try:
-        source_time = os.path.getmtime(os.path.join(here, "_kernels.py"))
-    except OSError:
-        source_time = 0.0
+    sources = glob.glob(os.path.join(here, "_kernels*.py"))  # the loops live in _kernels_*.py
+    source_time = max((os.path.getmtime(f) for f in sources), default=0.0)
     for place in places:
         stamps = [os.path.getmtime(f) for f in glob.glob(os.path.join(place, "**", "_kernels*.nbi"), recursive=True)]
         if stamps and max(stamps) >= source_time:
