@@ -41,7 +41,7 @@ MOMENTA = ("none", "heavy-ball", "nesterov")
 VARIANTS = ("full", "minibatch", "stochastic")
 PRECISIONS = ("float32", "float64")
 PRECONDITIONERS = ("fourier", "none")
-COLOR_SPACES = ("opponent", "rgb")
+COLOR_SPACES = ("opponent", "rgb", "luma")
 CLIPPED = ("auto", "ignore", "keep")
 
 

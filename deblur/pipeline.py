@@ -2,8 +2,9 @@
 
 :func:`restore_file` is the one way a file is restored, by ``deblur restore``
 and by every batch backend (:mod:`deblur.batch`): read the file, take its
-pixels to float (optionally to linear light, optionally only the luma),
-:func:`deblur.api.prepare` and solve (whole, or in tiles over the memory
+pixels to float (optionally to linear light),
+:func:`deblur.api.prepare` and solve (``color='luma'`` is the library's
+``color_space='luma'``) (whole, or in tiles over the memory
 budget), back to the file's type with its alpha, atomic write, then the
 history, plot, comparison and report entry. :func:`process_file` wraps it
 for a batch: a picklable :class:`FileJob` in, a :class:`~deblur.summary.Row`
@@ -24,13 +25,13 @@ from . import io as _imio
 from . import psf as _psf
 from .errors import DeblurError, InputError, Interrupted
 from .images import to_float, to_pixels
-from .options import SolveOptions, check_choice
+from .options import COLOR_SPACES, SolveOptions, check_choice
 from .summary import Row, json_safe, write_text
 
 __all__ = ["RestoreOptions", "FileJob", "FileOutcome", "restore_file", "process_file", "history_document",
            "set_stop_event", "COLOR_MODES"]
 
-COLOR_MODES = ("opponent", "rgb", "luma")
+COLOR_MODES = COLOR_SPACES  # the library's colour spaces: opponent, rgb, luma
 
 
 def _file_option(default, flag=None, kind=None, help="", **cli):
@@ -76,8 +77,8 @@ class RestoreOptions:
 
     @property
     def solver_options(self):
-        """The options :func:`deblur.api.prepare` gets: ``solve``, in RGB when ``color='rgb'``."""
-        return self.solve.replace(color_space="rgb") if self.color == "rgb" else self.solve
+        """The options :func:`deblur.api.prepare` gets: ``solve``, in the colour space ``color`` (when not the default)."""
+        return self.solve.replace(color_space=self.color) if self.color != "opponent" else self.solve
 
     def chosen(self):
         """``{name: value}`` of what differs from the defaults, the solver's options included."""
@@ -135,20 +136,22 @@ def _stop_requested():
 
 
 def _working(image_data, options, dtype):
-    """File pixels -> the float image the solver sees, and the chroma to put back (``color='luma'``)."""
+    """File pixels -> the float image the solver is given (in linear light with ``linear``)."""
     x = to_float(image_data.pixels, dtype)
     if options.linear:
         x = _color.srgb_to_linear(x)
-    chroma = None
-    if x.ndim == 3 and options.color == "luma":
-        x, chroma = _color.split_luma(x)
-    return x, chroma
+    return x
 
 
-def _back_to_file(restored, chroma, options, like):
+def _solved_channels(image, options):
+    """How many channels the solver restores: one for the luma of a colour image (``color='luma'``)."""
+    if image.ndim != 3:
+        return 1
+    return 1 if options.color == "luma" and image.shape[-1] == 3 else image.shape[-1]
+
+
+def _back_to_file(restored, options, like):
     x = restored
-    if chroma is not None:
-        x = _color.merge_luma(x, chroma)
     if options.linear:
         x = _color.linear_to_srgb(x)
     if like.dtype.kind != "f":
@@ -157,7 +160,7 @@ def _back_to_file(restored, chroma, options, like):
 
 
 def _read(job, dtype):
-    """The file, the float image to restore (and its chroma), and the float reference."""
+    """The file, the float image to restore, and the float reference."""
     options = job.options
     data = _imio.read_image(job.input, max_pixels=options.max_pixels)
     kernel = options.kernel
@@ -167,7 +170,7 @@ def _read(job, dtype):
             f"the PSF ({kernel.shape[1]}x{kernel.shape[0]} px) is larger than the image {job.input} "
             f"({shape[1]}x{shape[0]} px); use a smaller kernel, or a larger image"
         )
-    image, chroma = _working(data, options, dtype)
+    image = _working(data, options, dtype)
     reference = None
     if job.reference is not None:
         ref = _imio.read_image(job.reference, max_pixels=options.max_pixels)
@@ -176,8 +179,8 @@ def _read(job, dtype):
                 f"the reference {job.reference} ({ref.describe()}) does not match {job.input} "
                 f"({data.describe()}); give the sharp original of this very image"
             )
-        reference, _ = _working(ref, options, dtype)
-    return data, image, chroma, reference
+        reference = _working(ref, options, dtype)
+    return data, image, reference
 
 
 # --------------------------------------------------------------------------- prepare and solve
@@ -189,9 +192,8 @@ def _tile_plan(image, options):
         return None
     from . import tiled
 
-    channels = image.shape[-1] if image.ndim == 3 else 1
-    return tiled.plan_if_needed(image.shape[:2], channels, options.kernel, options.memory_budget,
-                                options.solve.precision)
+    return tiled.plan_if_needed(image.shape[:2], _solved_channels(image, options), options.kernel,
+                                options.memory_budget, options.solve.precision)
 
 
 def _solve(job, image, reference, tiles, callback):
@@ -313,7 +315,7 @@ def restore_file(job, *, callback=None, on_start=None, on_note=None):
     options = job.options
     t0 = time.perf_counter()
     dtype = np.dtype(options.solve.precision)
-    data, image, chroma, reference = _read(job, dtype)
+    data, image, reference = _read(job, dtype)
     notes = list(data.notes)
     note = on_note or notes.append
 
@@ -326,7 +328,7 @@ def restore_file(job, *, callback=None, on_start=None, on_note=None):
     if tiles is not None:
         note(tiles.describe())
     if on_start is not None:
-        on_start((image.shape[-1] if image.ndim == 3 else 1) * (tiles.n_tiles if tiles else 1),
+        on_start(_solved_channels(image, options) * (tiles.n_tiles if tiles else 1),
                  options.solve.max_num_iter)
     result, caught = _solve(job, image, reference, tiles, on_iteration)
     if _stop_requested():
@@ -340,7 +342,7 @@ def restore_file(job, *, callback=None, on_start=None, on_note=None):
     if job.save_psf is not None:
         _psf.save(job.save_psf, result.psf, overwrite=options.overwrite)
 
-    out_pixels = _back_to_file(np.asarray(result.image), chroma, options, data.pixels)
+    out_pixels = _back_to_file(np.asarray(result.image), options, data.pixels)
     out = replace(data, pixels=out_pixels, notes=[])
     notes += _imio.write_image(job.output, out, quality=options.quality, overwrite=options.overwrite)
     _write_side_files(job, data, out_pixels, result)

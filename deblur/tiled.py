@@ -67,6 +67,9 @@ from .tiles import (
     OVERLAP_PER_KERNEL,
     WORK_FACTOR,
     TilePlan,
+    _luma,
+    _solved_channels,
+    _to_solver_colours,
     default_overlap,
     plan,
     plan_if_needed,
@@ -212,41 +215,6 @@ def _graph(image, kernel, options, plan_, weights, reference=None, records=None,
     return da.stack(out, axis=-1)
 
 
-def _to_solver_colours(image, options, dtype):
-    """The channels the tiles restore, and the function that maps their result back.
-
-    A three-channel image is restored in the opponent basis of
-    :mod:`deblur.color` (unless ``color_space='rgb'``), as :func:`deblur.solve`
-    does: the channels are formed here (lazily for a dask array), the tiles
-    solve 2-D channels, and the result returns to RGB in the input's dtype.
-    """
-    from . import color
-
-    if options.color_space != "opponent" or image.shape[-1] != 3:
-        return image, None
-    lazy = _is_dask(image)
-    if lazy:
-        rgb = image.map_blocks(images.to_float, dtype, dtype=dtype)
-    else:
-        rgb = images.to_float(image, dtype)
-    channels = [color.opponent_channel(rgb, c) for c in range(3)]
-    output_dtype = image.dtype
-
-    def back_to_rgb(restored):
-        def convert(block):
-            return images.from_float(color.opponent_to_rgb(block), output_dtype)
-
-        if _is_dask(restored):
-            return restored.rechunk({restored.ndim - 1: 3}).map_blocks(convert, dtype=output_dtype)
-        return convert(restored)
-
-    if lazy:
-        import dask.array as da
-
-        return da.stack(channels, axis=-1), back_to_rgb
-    return np.stack(channels, axis=-1), back_to_rgb
-
-
 def _chunked(array, chunks):
     import dask.array as da
 
@@ -305,8 +273,8 @@ def restore_tiled(image, psf, *, channel_axis=None, tile=None, overlap=None, mem
     channels_last, kernel = _prepare(image, psf, channel_axis, options)
     if tile is None and memory_budget is None and _is_dask(image):
         tile = (max(channels_last.chunks[0]), max(channels_last.chunks[1]))
-    plan_ = plan(channels_last.shape[:2], kernel.shape, channels=channels_last.shape[-1], precision=dtype.name,
-                 memory_budget=memory_budget, tile=tile, overlap=overlap)
+    plan_ = plan(channels_last.shape[:2], kernel.shape, channels=_solved_channels(channels_last, options),
+                 precision=dtype.name, memory_budget=memory_budget, tile=tile, overlap=overlap)
     channels_last, back_to_rgb = _to_solver_colours(channels_last, options, dtype)
     weights, _ = _weights(channels_last, dtype, options)
     restored = _graph(channels_last, kernel, options, plan_, weights)
@@ -350,8 +318,8 @@ def solve_tiled(image, psf, *, channel_axis=None, tile=None, overlap=None, memor
         raise ArgumentTypeError("solve_tiled takes an in-memory image; use restore_tiled for a dask array")
     plan_ = tile_plan
     if plan_ is None:
-        plan_ = plan(channels_last.shape[:2], kernel.shape, channels=channels_last.shape[-1], precision=dtype.name,
-                     memory_budget=memory_budget, tile=tile, overlap=overlap)
+        plan_ = plan(channels_last.shape[:2], kernel.shape, channels=_solved_channels(channels_last, options),
+                     precision=dtype.name, memory_budget=memory_budget, tile=tile, overlap=overlap)
     ref = None
     if reference is not None:
         ref = images.check_image(reference, channel_axis, name="reference")
@@ -359,8 +327,11 @@ def solve_tiled(image, psf, *, channel_axis=None, tile=None, overlap=None, memor
             raise ArgumentError(f"reference has shape {np.shape(reference)}, the image {np.shape(image)}: they must match")
     if callback is not None and not callable(callback):
         raise ArgumentTypeError("callback must be callable, e.g. lambda state: state.iteration >= 50")
+    luma = options.color_space == "luma" and channels_last.shape[-1] == 3
     channels_last, back_to_rgb = _to_solver_colours(channels_last, options, dtype)
-    if ref is not None and back_to_rgb is not None:
+    if ref is not None and luma:  # its luma, formed in the working precision as the image's
+        ref = _luma(ref, dtype)[0][..., np.newaxis]
+    elif ref is not None and back_to_rgb is not None:
         ref = color.rgb_to_opponent(images.to_float(ref, np.dtype(np.float64)))
     weights, sigmas = _weights(channels_last, dtype, options)
     records = []
@@ -369,7 +340,8 @@ def solve_tiled(image, psf, *, channel_axis=None, tile=None, overlap=None, memor
     da.store(restored, out, lock=False, scheduler=scheduler, num_workers=num_workers)
     if back_to_rgb is not None:
         out = back_to_rgb(out)
-        sigmas = [None if s is None else s * span for s, span in zip(sigmas, color.OPPONENT_SPAN)]
+        if not luma:
+            sigmas = [None if s is None else s * span for s, span in zip(sigmas, color.OPPONENT_SPAN)]
 
     records.sort(key=lambda r: (r[0], r[1]))
     results = [r[2] for r in records]
@@ -382,7 +354,9 @@ def solve_tiled(image, psf, *, channel_axis=None, tile=None, overlap=None, memor
     th, tw = plan_.tile
     settings["tiles"] = {"count": plan_.n_tiles, "tile": [th, tw], "overlap": plan_.overlap,
                          "scheduler": scheduler}
-    single = channel_axis is None
+    if luma:
+        settings["color_space"] = "luma"
+    single = channel_axis is None or luma  # one channel solved: one weight
     return SolveResult(
         image=out,
         psf=kernel,

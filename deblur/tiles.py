@@ -188,3 +188,79 @@ def plan_if_needed(frame_shape, channels, psf, memory_budget, precision="float32
     except DaskMissing as exc:
         raise DaskMissing(f"{tiles.describe()}; {exc} (or pass --memory-budget none to try at once)") from None
     return tiles
+
+
+# --------------------------------------------------------------------------- the colours the tiles restore
+
+
+def _is_dask(a):
+    return type(a).__module__.startswith("dask.")
+
+
+def _luma(image, dtype):
+    """The luma of a three-channel image and the chroma to put back (:func:`deblur.color.split_luma`)."""
+    from . import color, images
+
+    if _is_dask(image):
+        raise ArgumentError("color_space='luma' takes an in-memory image in a tiled restore; "
+                            "give restore_tiled the luma (deblur.color.split_luma) instead")
+    return color.split_luma(images.to_float(image, dtype))
+
+
+def _to_solver_colours(image, options, dtype):
+    """The channels the tiles restore, and the function that maps their result back.
+
+    A three-channel image is restored in the opponent basis of
+    :mod:`deblur.color` (unless ``color_space='rgb'``), as :func:`deblur.solve`
+    does: the channels are formed here (lazily for a dask array), the tiles
+    solve 2-D channels, and the result returns to RGB in the input's dtype.
+    With ``color_space='luma'`` the one channel is the luma, split and merged
+    by :mod:`deblur.color` as :func:`deblur.api.prepare` does.
+    """
+    from . import color, images
+
+    if options.color_space == "luma" and image.shape[-1] == 3:
+        luma, chroma = _luma(image, dtype)
+        output_dtype = image.dtype
+
+        def convert(restored, chroma):
+            return images.from_float(color.merge_luma(restored[..., 0], chroma), output_dtype)
+
+        def merge(restored):
+            if not _is_dask(restored):
+                return convert(restored, chroma)
+            import dask.array as da
+
+            rows, cols = restored.chunks[:2]
+            return da.map_blocks(convert, restored, da.from_array(chroma, chunks=(rows, cols, 3)),
+                                 chunks=(rows, cols, (3,)), dtype=output_dtype)
+
+        return luma[..., np.newaxis], merge
+    if options.color_space != "opponent" or image.shape[-1] != 3:
+        return image, None
+    lazy = _is_dask(image)
+    if lazy:
+        rgb = image.map_blocks(images.to_float, dtype, dtype=dtype)
+    else:
+        rgb = images.to_float(image, dtype)
+    channels = [color.opponent_channel(rgb, c) for c in range(3)]
+    output_dtype = image.dtype
+
+    def back_to_rgb(restored):
+        def convert(block):
+            return images.from_float(color.opponent_to_rgb(block), output_dtype)
+
+        if _is_dask(restored):
+            return restored.rechunk({restored.ndim - 1: 3}).map_blocks(convert, dtype=output_dtype)
+        return convert(restored)
+
+    if lazy:
+        import dask.array as da
+
+        return da.stack(channels, axis=-1), back_to_rgb
+    return np.stack(channels, axis=-1), back_to_rgb
+
+
+def _solved_channels(image, options):
+    """How many channels the tiles restore: one for the luma of a colour image."""
+    return 1 if options.color_space == "luma" and image.shape[-1] == 3 else image.shape[-1]

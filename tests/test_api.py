@@ -398,3 +398,34 @@ def test_blind_fallback_warns_and_restores_nothing():
         result = deblur.solve(noise, "estimate", max_num_iter=2)
     assert result.psf_estimation.status == "fallback"
     assert np.count_nonzero(result.psf) == 1  # a delta: nothing invented
+
+
+# --- color_space='luma' -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+def test_luma_is_the_luma_restored_and_the_chroma_kept(dtype):
+    """color_space='luma' is what the file pipeline did itself before: split, restore the luma, merge."""
+    from deblur import color
+    from deblur.images import from_float, to_float
+
+    image, sharp = colour(dtype, -1), colour(dtype, -1)[::-1].copy()
+    kernel = "motion:length=5,angle=20"
+    result = deblur.solve(image, kernel, channel_axis=-1, color_space="luma", reference=sharp, **FAST)
+    work = np.dtype(np.float32)
+    luma, chroma = color.split_luma(to_float(image, work))
+    old = deblur.solve(luma, kernel, reference=color.split_luma(to_float(sharp, work))[0], **FAST)
+    expected = from_float(color.merge_luma(old.image, chroma), dtype)
+    assert result.image.dtype == dtype and np.array_equal(result.image, expected)
+    assert result.weight == old.weight and result.noise_sigma == old.noise_sigma  # one channel: one weight
+    np.testing.assert_array_equal(result.history["psnr"], old.history["psnr"])
+    assert result.settings["color_space"] == "luma"
+    if dtype != np.uint8:  # the chroma is kept exactly (up to the rounding of the sum)
+        np.testing.assert_allclose(color.split_luma(to_float(result.image, work))[1], chroma, atol=1e-6)
+    assert np.array_equal(deblur.restore(image, kernel, channel_axis=-1, color_space="luma", **FAST), result.image)
+
+
+def test_luma_of_a_gray_image_is_the_gray_restore():
+    image = make_image(np.float32)
+    a = deblur.restore(image, "box:size=3", color_space="luma", **FAST)
+    assert np.array_equal(a, deblur.restore(image, "box:size=3", **FAST))

@@ -45,6 +45,7 @@ def test_options_map_onto_solve():
     solver = options.solver_options
     assert solver.precision == "float64" and solver.max_num_iter == 7 and solver.lr == 0.5
     assert solver.color_space == "rgb" and options.solve.color_space == "opponent"
+    assert batch.RestoreOptions(psf="box:size=3", color="luma").solver_options.color_space == "luma"
     import inspect
     from dataclasses import fields
 

@@ -309,3 +309,19 @@ def test_without_dask_an_image_over_the_auto_budget_says_what_to_install(no_dask
                  "--float64")
     assert result.exit_code == 2
     assert "pip install 'deblur[dask]'" in result.stderr and "--memory-budget none" in result.stderr
+
+
+def test_luma_tiles_are_the_luma_restored_and_the_chroma_kept():
+    from deblur import color
+    from deblur.images import from_float, to_float
+
+    rgb = np.random.default_rng(3).random((96, 80, 3)).astype(np.float32)
+    sharp = rgb[::-1].copy()
+    new = tiled.solve_tiled(rgb, KERNEL, channel_axis=-1, tile=48, max_num_iter=5, color_space="luma", reference=sharp)
+    luma, chroma = color.split_luma(to_float(rgb, np.dtype(np.float32)))
+    old = tiled.solve_tiled(luma, KERNEL, tile=48, max_num_iter=5, reference=color.split_luma(sharp)[0])
+    np.testing.assert_array_equal(new.history["psnr"], old.history["psnr"])
+    assert np.array_equal(new.image, from_float(color.merge_luma(old.image, chroma), np.float32))
+    assert new.weight == old.weight and new.settings["color_space"] == "luma"
+    lazy = tiled.restore_tiled(rgb, KERNEL, channel_axis=-1, tile=48, max_num_iter=5, color_space="luma")
+    assert np.array_equal(np.asarray(lazy), new.image)
