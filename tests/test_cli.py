@@ -523,3 +523,15 @@ def test_deblur_errors_keep_their_exit_codes(runner, gray, monkeypatch):
         monkeypatch.setattr(api, "solve_plan", failing)
         result = run(runner, "restore", gray, *PSF, *FAST, "--overwrite")
         assert result.exit_code == code and str(exc) in result.stderr and "bug" not in result.stderr
+
+
+def test_iteration_limit_hint_only_while_the_cost_still_falls(runner, tmp_path):
+    """A run stopped by the iteration limit on a flat cost curve names no option; one cut off mid-descent does."""
+    sample = os.path.join(os.path.dirname(__file__), os.pardir, "sample_images")
+    blurred = os.path.join(sample, "camera_motion.blurred.png")
+    psf = os.path.join(sample, "camera_motion.psf.png")
+    flat = run(runner, "restore", blurred, "--psf", psf, "-o", tmp_path / "a.png")
+    assert flat.exit_code == 0 and "iteration limit" in flat.stdout
+    assert "--iterations" not in flat.stderr  # the default 30: the last 5 took 0.1 % of the descent
+    cut = run(runner, "restore", blurred, "--psf", psf, "--iterations", 3, "-o", tmp_path / "b.png")
+    assert cut.exit_code == 0 and "raise --iterations" in cut.stderr
