@@ -20,7 +20,7 @@ import numpy as np
 
 from . import color as color_module
 from . import psf as psf_module
-from .channels import _solve_channels
+from .channels import restored_without_harm
 from .errors import ArgumentError, ArgumentTypeError, InputError
 from .images import check_image, from_float, to_float
 from .operators import BlurOperator
@@ -203,7 +203,7 @@ def prepare(image, psf, options=None, *, channel_axis=None, reference=None, call
 
 def solve_plan(plan):
     """Run a :class:`Plan` (see :func:`prepare`); the :class:`SolveResult` of :func:`solve`."""
-    out, runs = _solve_channels(plan)
+    out, runs = restored_without_harm(plan)
     histories, events, weights, sigmas, reasons, lipschitz, iterations = zip(*runs)
     options = plan.options
     luma = plan.luma

@@ -4,7 +4,9 @@ Per channel: its observed image (an opponent channel, or the channel as
 given), its weight, box, mask and preconditioner, the colour differences on
 a grid twice as coarse (:mod:`deblur.coarse`), then the descent. The tiled
 restore reaches this through :func:`deblur.api.solve_plan` too, once per
-channel of each tile.
+channel of each tile. With an estimated kernel the output is checked
+(:func:`restored_without_harm`) and, when it damaged the photo, replaced by the
+restore with no blur.
 """
 
 import math
@@ -22,7 +24,7 @@ from .preconditioners import CosinePreconditioner, FourierPreconditioner
 from .solver import GradientDescent, Options, Problem
 from .weights import image_weight
 
-__all__ = ["_solve_channels"]
+__all__ = ["_solve_channels", "restored_without_harm"]
 
 
 def _preconditioner(name, boundary, operator, mu, dtype):
@@ -125,3 +127,44 @@ def _solve_channels(plan):
         runs.append((run.history, run.events, lam, sigma, run.stop_reason, run.lipschitz, run.iteration))
         del run, problem, observed, precond, channel_op
     return out, runs
+
+
+def _luminance(plan, channels):
+    """2-D float64 luminance of ``channels`` (in the plan's solver basis), for the harm check."""
+    if plan.opponent:
+        channels = color_module.opponent_to_rgb(np.array(channels, dtype=np.float32))
+    channels = np.asarray(channels, dtype=np.float64)
+    if channels.shape[-1] == 3:
+        return channels @ np.asarray(color_module.LUMA_WEIGHTS, dtype=np.float64)
+    return channels.mean(axis=-1)
+
+
+def restored_without_harm(plan):
+    """The solver's output; when the estimated kernel's restore damaged the photo, the restore with no blur.
+
+    Damage: ringing or amplified noise on the photo's flat half (:mod:`deblur.blind.harm`).
+    The fallback is said as the estimation's own fallbacks are (record, warning).
+    """
+    out, runs = _solve_channels(plan)
+    if plan.estimation is None or not plan.estimation.ok:
+        return out, runs
+    from .blind import BlindEstimationWarning
+    from .blind.harm import MAX_FLAT_DETAIL_GAIN, flat_detail_gain
+    from .blind.support import delta
+
+    image = to_float(plan.image, np.dtype(np.float64))
+    before = image @ np.asarray(color_module.LUMA_WEIGHTS) if image.shape[-1] == 3 else image.mean(axis=-1)
+    gain = flat_detail_gain(before, _luminance(plan, out))
+    plan.estimation.flat_detail_gain = gain
+    if gain <= MAX_FLAT_DETAIL_GAIN:
+        return out, runs
+    why = (f"the restore with it rang or amplified noise on the photo's flat areas (fine detail there "
+           f"x{gain:.1f} relative to the edges, > {MAX_FLAT_DETAIL_GAIN:g})")
+    record = plan.estimation
+    record.status, record.confidence, record.reason, record.size = "fallback", 0.0, why, 3
+    record.message = f"could not use the estimated blur: {why}; using no blur (a delta kernel) instead"
+    warnings.warn(record.message, BlindEstimationWarning, stacklevel=5)
+    plan.kernel = delta(3)
+    plan.operator = BlurOperator(plan.kernel, plan.image.shape[:2], plan.options.boundary, plan.dtype)
+    plan.model_factor, plan.data_mask = 1.0, None
+    return _solve_channels(plan)

@@ -84,6 +84,10 @@ class EstimationRecord:
         :mod:`deblur.blind.spectrum`).
     noise_sigma : float
         Noise level of the photo's luminance (:func:`deblur.weights.estimate_noise`).
+    flat_detail_gain : float
+        The restore's check on itself (:mod:`deblur.blind.harm`): fine detail on the
+        photo's flat half relative to its edges, output over input; above 3 the
+        restore is not used (``status`` becomes ``'fallback'``). NaN until a restore ran.
     model_sigma : float
         RMS residual ``k * x - y`` of the kept run's last latent at full resolution
         (noise plus what the kernel and the sparse latent do not explain); a restore
@@ -114,6 +118,7 @@ class EstimationRecord:
     growths: list = field(default_factory=list)
     spectrum_gain: float = math.nan
     noise_sigma: float = math.nan
+    flat_detail_gain: float = math.nan
     model_sigma: float = math.nan
     elapsed: float = 0.0
 
