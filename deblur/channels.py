@@ -139,6 +139,15 @@ def _luminance(plan, channels):
     return channels.mean(axis=-1)
 
 
+def _check_region(shape, crop, max_pixels=2_000_000):
+    """Where to check a large photo's restore: the estimation's window (or the frame), at most ``max_pixels`` around its centre."""
+    top, left, h, w = crop if crop is not None else (0, 0) + tuple(shape)
+    shrink = min(1.0, math.sqrt(max_pixels / float(h * w)))
+    ch, cw = max(1, int(h * shrink)), max(1, int(w * shrink))
+    top, left = top + (h - ch) // 2, left + (w - cw) // 2
+    return slice(top, top + ch), slice(left, left + cw)
+
+
 def restored_without_harm(plan):
     """The solver's output; when the estimated kernel's restore damaged the photo, the restore with no blur.
 
@@ -152,9 +161,10 @@ def restored_without_harm(plan):
     from .blind.harm import MAX_FLAT_DETAIL_GAIN, flat_detail_gain
     from .blind.support import delta
 
-    image = to_float(plan.image, np.dtype(np.float64))
+    rows, cols = _check_region(plan.image.shape[:2], plan.estimation.crop)
+    image = to_float(plan.image[rows, cols], np.dtype(np.float64))
     before = image @ np.asarray(color_module.LUMA_WEIGHTS) if image.shape[-1] == 3 else image.mean(axis=-1)
-    gain = flat_detail_gain(before, _luminance(plan, out))
+    gain = flat_detail_gain(before, _luminance(plan, out[rows, cols]))
     plan.estimation.flat_detail_gain = gain
     if gain <= MAX_FLAT_DETAIL_GAIN:
         return out, runs
