@@ -129,16 +129,6 @@ def _solve_channels(plan):
     return out, runs
 
 
-def _luminance(plan, channels):
-    """2-D float64 luminance of ``channels`` (in the plan's solver basis), for the harm check."""
-    if plan.opponent:
-        channels = color_module.opponent_to_rgb(np.array(channels, dtype=np.float32))
-    channels = np.asarray(channels, dtype=np.float64)
-    if channels.shape[-1] == 3:
-        return channels @ np.asarray(color_module.LUMA_WEIGHTS, dtype=np.float64)
-    return channels.mean(axis=-1)
-
-
 def _check_region(shape, crop, max_pixels=2_000_000):
     """Where to check a large photo's restore: the estimation's window (or the frame), at most ``max_pixels`` around its centre."""
     top, left, h, w = crop if crop is not None else (0, 0) + tuple(shape)
@@ -157,14 +147,16 @@ def restored_without_harm(plan):
     out, runs = _solve_channels(plan)
     if plan.estimation is None or not plan.estimation.ok:
         return out, runs
-    from .blind import BlindEstimationWarning
+    from .blind import BlindEstimationWarning, luminance
     from .blind.harm import MAX_FLAT_DETAIL_GAIN, flat_detail_gain
     from .blind.support import delta
 
     rows, cols = _check_region(plan.image.shape[:2], plan.estimation.crop)
-    image = to_float(plan.image[rows, cols], np.dtype(np.float64))
-    before = image @ np.asarray(color_module.LUMA_WEIGHTS) if image.shape[-1] == 3 else image.mean(axis=-1)
-    gain = flat_detail_gain(before, _luminance(plan, out[rows, cols]))
+    restored = out[rows, cols]
+    if plan.opponent:
+        restored = color_module.opponent_to_rgb(np.array(restored))
+    # the luminance the estimation reads (and the contact sheet's damage figure)
+    gain = flat_detail_gain(luminance(plan.image[rows, cols], channel_axis=-1), luminance(restored, channel_axis=-1))
     plan.estimation.flat_detail_gain = gain
     if gain <= MAX_FLAT_DETAIL_GAIN:
         return out, runs
