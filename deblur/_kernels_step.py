@@ -1,8 +1,8 @@
 """Numba loops of the descent step: fused vector operations of the solver.
 
 Extrapolation, residual and data term, sampling and censoring masks, the
-box's held pixels, the projected step, dot products, and the Fourier
-preconditioner's multiplier. Conventions as in :mod:`deblur._kernels`.
+box's held pixels, the projected step, dot products, the Fourier
+preconditioner's multiplier and the product of two spectra. Conventions as in :mod:`deblur._kernels`.
 """
 
 import numpy as np
@@ -221,3 +221,16 @@ def diff_dot(a, b, g):
         dg += row_dg
         dd += row_dd
     return dg, dd
+
+
+@njit_parallel
+def multiply_spectrum(spec, multiplier, conjugate):
+    """``spec *= multiplier`` (or its complex conjugate), in place: a convolution or correlation on the FFT grid."""
+    n, m = spec.shape
+    for i in prange(n):
+        if conjugate:
+            for j in range(m):
+                spec[i, j] *= np.conj(multiplier[i, j])
+        else:
+            for j in range(m):
+                spec[i, j] *= multiplier[i, j]

@@ -25,7 +25,7 @@ benchmarks/large_photo.py measure what it costs and gains (README).
 """
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import ndimage
 
 __all__ = ["fits", "half_image", "half_kernel", "half_mask", "upsample", "weight_scale"]
 
@@ -66,9 +66,21 @@ def fits(frame_shape, kernel):
 
 def half_image(y):
     """``(t * y)[::2, ::2]`` with the tent ``t`` on both axes (edges replicated), in ``y``'s dtype."""
-    smooth = ndimage.convolve1d(y, TENT.astype(y.dtype), axis=0, mode="nearest")
-    smooth = ndimage.convolve1d(smooth, TENT.astype(y.dtype), axis=1, mode="nearest")
-    return np.ascontiguousarray(smooth[::2, ::2])
+    # formed at the kept pixels only (a full-grid filter first took 0.3 s on a 12 MP channel)
+    return np.ascontiguousarray(_half_axis(_half_axis(np.asarray(y), 0), 1))
+
+
+def _half_axis(x, axis):
+    """``(t * x)`` at the even indices of ``axis``: ``x[2i] / 2 + (x[2i - 1] + x[2i + 1]) / 4``, ends replicated."""
+    x = np.moveaxis(x, axis, 0)
+    odd, quarter = x[1::2], x.dtype.type(0.25)
+    out = np.multiply(x[0::2], x.dtype.type(0.5))
+    out[: odd.shape[0]] += quarter * odd  # the next row, 2i + 1
+    if x.shape[0] % 2:
+        out[-1] += quarter * x[-1]  # past the end: the last row replicated
+    out[1:] += quarter * odd[: out.shape[0] - 1]  # the row before, 2i - 1
+    out[0] += quarter * x[0]  # before the start: the first row replicated
+    return np.moveaxis(out, 0, axis)
 
 
 def half_kernel_shape(kernel_shape):
@@ -84,8 +96,11 @@ def half_kernel(kernel):
     :func:`deblur.operators.kernel_padding` expects it.
     """
     kernel = np.asarray(kernel, dtype=np.float64)
-    smooth = signal.convolve2d(kernel, np.outer(TENT, TENT))
     kh, kw = kernel.shape
+    smooth = np.zeros((kh + 2, kw + 2))
+    for a in range(3):  # the full convolution with the 3 x 3 tent
+        for b in range(3):
+            smooth[a : a + kh, b : b + kw] += TENT[a] * TENT[b] * kernel
     small = smooth[(kh // 2 + 1) % 2 :: 2, (kw // 2 + 1) % 2 :: 2]
     return small / small.sum()
 

@@ -12,6 +12,8 @@ the Fourier preconditioner of a solve share (they run one after the other).
 import numpy as np
 import scipy.fft
 
+from . import _kernels
+
 __all__ = ["SpectralBuffer", "padded_grid"]
 
 # Rows per block of the row transforms: bounds the block temporaries
@@ -44,6 +46,8 @@ class SpectralBuffer:
         self.grid = tuple(int(n) for n in grid)
         self.dtype = np.result_type(dtype, np.complex64)
         self._array = None  # allocated on first use
+        self._rows = None  # one block of rows, zero-padded to the grid's width
+        self._real_dtype = np.finfo(self.dtype).dtype
 
     @property
     def shape(self):
@@ -56,21 +60,24 @@ class SpectralBuffer:
         if self._array is None:
             self._array = np.empty(self.shape, dtype=self.dtype)
         buf = self._array
+        m = image.shape[1]
+        if self._rows is None:
+            self._rows = np.zeros((BLOCK_ROWS, self.grid[1]), dtype=self._real_dtype)
+        rows = self._rows
+        rows[:, m:] = 0
         for r0 in range(0, n, BLOCK_ROWS):
             r1 = min(n, r0 + BLOCK_ROWS)
-            buf[r0:r1] = scipy.fft.rfft(image[r0:r1], n=self.grid[1], axis=1, workers=-1)
+            # padded here, not by rfft's n=: its own padding made the row
+            # transforms 3x slower (12 MP: 53 -> 17 ms a transform)
+            rows[: r1 - r0, :m] = image[r0:r1]
+            buf[r0:r1] = scipy.fft.rfft(rows[: r1 - r0], axis=1, workers=-1)
         buf[n:] = 0
         self._array = scipy.fft.fft(buf, axis=0, overwrite_x=True, workers=-1)
         return self._array
 
     def multiply(self, spectrum, conjugate=False):
         """Multiply the buffer by ``spectrum`` (or its complex conjugate), in place."""
-        buf = self._array
-        if not conjugate or not np.iscomplexobj(spectrum):
-            buf *= spectrum
-            return
-        for r0 in range(0, buf.shape[0], BLOCK_ROWS):
-            buf[r0 : r0 + BLOCK_ROWS] *= np.conj(spectrum[r0 : r0 + BLOCK_ROWS])
+        _kernels.multiply_spectrum(self._array, spectrum, bool(conjugate) and np.iscomplexobj(spectrum))
 
     def inverse(self, out, row_shift=0, col_shift=0):
         """Inverse transform of the buffer into ``out`` (the buffer is consumed).

@@ -43,6 +43,28 @@ def test_half_model_matches_the_blur_of_a_smooth_scene():
     np.testing.assert_allclose(op2.forward(x2)[inner], y2[inner], atol=5e-3)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 4), (2, 3), (5, 8), (33, 18)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_half_image_is_the_tent_filtered_image_at_even_pixels(shape, dtype):
+    """Its twin: the full-grid tent filter with replicated edges (scipy.ndimage), then every second pixel."""
+    from scipy import ndimage
+
+    y = np.random.default_rng(1).random(shape).astype(dtype)
+    full = ndimage.convolve1d(ndimage.convolve1d(y, coarse.TENT, axis=0, mode="nearest"), coarse.TENT, axis=1,
+                              mode="nearest")
+    half = coarse.half_image(y)
+    assert half.dtype == dtype and half.flags.c_contiguous
+    np.testing.assert_allclose(half, full[::2, ::2], rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+def test_half_kernel_is_the_tent_blurred_kernel_every_second_tap():
+    from scipy import signal
+
+    k = np.random.default_rng(2).random((9, 6))
+    smooth = signal.convolve2d(k, np.outer(coarse.TENT, coarse.TENT))[1::2, 0::2]  # the taps of the centre's parity
+    np.testing.assert_allclose(coarse.half_kernel(k), smooth / smooth.sum())
+
+
 def test_upsample_is_linear_interpolation_at_half_positions():
     x2 = np.arange(12.0).reshape(3, 4)
     up = coarse.upsample(x2, (6, 7))
