@@ -56,3 +56,17 @@ def test_a_clipped_light_stays_bright():
     kept = deblur.restore(y, kernel, clipped="ignore", max_num_iter=60)
     assert (kept >= 0.95).sum() >= 16
     assert np.median(kept) < 0.15
+
+
+def test_a_clipped_light_does_not_bloom_by_the_kernel():
+    """A light brighter than white is not held at white: capped there, the one-sided fit would
+    whiten the kernel's whole footprint round every clipped pixel (48 white pixels here, was)."""
+    scene = np.full((72, 72), 0.1)
+    scene[34:38, 34:38] = 4.0
+    kernel = psf.motion(15, 30)
+    y = np.clip(fftconvolve(scene, kernel, mode="valid"), 0.0, 1.0)
+    clipped = int((y >= 254 / 255).sum())
+    kept = deblur.restore(y, kernel, clipped="ignore", max_num_iter=60)
+    white = int((kept >= 0.95).sum())
+    assert 16 <= white <= clipped
+    assert kept.max() <= 1.0  # the box of clip=True still holds the image returned
