@@ -1,19 +1,23 @@
-"""A small codec for 16-bit colour PNG, which Pillow would silently reduce to 8 bits.
+"""A small PNG codec: 16-bit colour, which Pillow would silently reduce to 8 bits, and fast writes.
 
 Reading undoes the five PNG row filters (spec section 9) and keeps the
-eXIf, iCCP and pHYs chunks; writing uses the Up filter. The pixel limit of
+eXIf, iCCP and pHYs chunks; writing (8 and 16 bits) uses the Up filter and
+deflates the rows in parallel pieces, each ended by a full flush so that
+they join into one zlib stream (as pigz does). The pixel limit of
 :func:`deblur.io.read_image` is checked from the header, before the image
 data is inflated.
 """
 
+import os
 import struct
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .errors import ImageFileError
 
-__all__ = ["is_png16_color", "read_png16", "encode_png16"]
+__all__ = ["is_png16_color", "read_png16", "encode_png", "encode_png16"]
 
 
 def _check_pixels(path, size, limit):
@@ -147,18 +151,20 @@ def _png_chunk(kind, body):
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
 
-def encode_png16(pixels, alpha, exif, icc, dpi):
-    """A 16-bit PNG (gray+alpha or colour), written with the Up filter."""
+def encode_png(pixels, alpha, exif, icc, dpi, level=6):
+    """An 8- or 16-bit PNG (gray, gray+alpha, colour, colour+alpha), written with the Up filter."""
     arr = pixels if pixels.ndim == 3 else pixels[..., None]
     if alpha is not None:
-        arr = np.concatenate([arr, alpha[..., None]], axis=-1)
+        arr = np.concatenate([arr, alpha.astype(arr.dtype, copy=False)[..., None]], axis=-1)
     h, w, c = arr.shape
+    depth = 8 * arr.dtype.itemsize
     ctype = {1: 0, 2: 4, 3: 2, 4: 6}[c]
-    raw = arr.astype(">u2").view(np.uint8).reshape(h, w * c * 2)
-    up = raw.copy()
-    up[1:] -= raw[:-1]  # uint8 arithmetic wraps mod 256, as the filter wants
-    rows = np.concatenate([np.full((h, 1), 2, np.uint8), up], axis=1)
-    parts = [_PNG_SIG, _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, ctype, 0, 0, 0))]
+    raw = arr.astype(">u2" if depth == 16 else np.uint8, copy=False).view(np.uint8).reshape(h, w * c * depth // 8)
+    rows = np.empty((h, raw.shape[1] + 1), np.uint8)
+    rows[:, 0] = 2
+    np.subtract(raw[1:], raw[:-1], out=rows[1:, 1:])  # uint8 arithmetic wraps mod 256, as the filter wants
+    rows[0, 1:] = raw[0]
+    parts = [_PNG_SIG, _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0))]
     if icc:
         parts.append(_png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc)))
     if dpi:
@@ -167,6 +173,43 @@ def encode_png16(pixels, alpha, exif, icc, dpi):
     if exif:
         body = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
         parts.append(_png_chunk(b"eXIf", body))
-    parts.append(_png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)))
+    parts.append(_png_chunk(b"IDAT", _deflate(rows, level)))
     parts.append(_png_chunk(b"IEND", b""))
     return b"".join(parts)
+
+
+def encode_png16(pixels, alpha, exif, icc, dpi):
+    """A 16-bit PNG (gray+alpha or colour): :func:`encode_png` at zlib level 6."""
+    return encode_png(pixels, alpha, exif, icc, dpi, 6)
+
+
+# Bytes per parallel deflate piece at least (a piece restarts the compressor's window: a
+# few hundred bytes more per piece).
+DEFLATE_PIECE = 4 << 20
+
+
+def _deflate(rows, level):
+    """One zlib stream of ``rows``' bytes, deflated in pieces of whole rows on several threads.
+
+    zlib releases the GIL; each piece but the last ends with a full flush (byte-aligned, no
+    back-references across it), so the raw pieces join into one stream under one header and
+    the Adler-32 of the whole (a 12 MP colour PNG: 0.65 s on one core).
+    """
+    data = memoryview(np.ascontiguousarray(rows)).cast("B")
+    n_pieces = max(1, min(os.cpu_count() or 1, 4, len(data) // DEFLATE_PIECE))
+    if n_pieces == 1:
+        return zlib.compress(data, level)
+    bounds = [rows.shape[0] * i // n_pieces * rows.shape[1] for i in range(n_pieces + 1)]
+
+    def piece(i):
+        z = zlib.compressobj(level, zlib.DEFLATED, -15)
+        body = z.compress(data[bounds[i] : bounds[i + 1]])
+        return body + z.flush(zlib.Z_FINISH if i == n_pieces - 1 else zlib.Z_FULL_FLUSH)
+
+    with ThreadPoolExecutor(n_pieces) as pool:
+        bodies = list(pool.map(piece, range(n_pieces)))
+    # the zlib header for a 32 KiB window (CMF 0x78) and the level's FLEVEL, its check bits set
+    flevel = 0 if level < 2 else 1 if level < 6 else 2 if level == 6 else 3
+    cmf, flg = 0x78, flevel << 6
+    flg |= 31 - ((cmf << 8) | flg) % 31
+    return bytes([cmf, flg]) + b"".join(bodies) + struct.pack(">I", zlib.adler32(data) & 0xFFFFFFFF)

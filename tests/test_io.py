@@ -164,6 +164,42 @@ def test_png16_colour_round_trip_with_metadata(tmp_path):
         assert im.getexif()[0x010F] == "DeblurCam"
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("shape", [(40, 37), (40, 37, 3)])
+@pytest.mark.parametrize("with_alpha", [False, True])
+def test_large_png_written_by_the_parallel_codec(tmp_path, monkeypatch, dtype, shape, with_alpha):
+    """An image above two deflate pieces goes through _png16's encoder: the same pixels and metadata back."""
+    from deblur import _image_write
+
+    monkeypatch.setattr(_image_write, "DEFLATE_PIECE", 500)
+    monkeypatch.setattr(_png16, "DEFLATE_PIECE", 500)
+    calls, deflate = [], _png16._deflate
+    monkeypatch.setattr(_png16, "_deflate", lambda *a: calls.append(1) or deflate(*a))
+    top = np.iinfo(dtype).max + 1
+    arr = RNG.integers(0, top, shape, dtype=dtype)
+    alpha = RNG.integers(0, top, shape[:2], dtype=dtype) if with_alpha else None
+    data = imio.ImageData(arr, alpha, exif=_exif(), icc_profile=_icc(), dpi=(300.0, 300.0))
+    imio.write_image(tmp_path / "big.png", data)
+    assert calls
+    back = imio.read_image(tmp_path / "big.png")
+    np.testing.assert_array_equal(back.pixels, arr)
+    if with_alpha:
+        np.testing.assert_array_equal(back.alpha, alpha)
+    assert back.icc_profile == _icc() and round(back.dpi[0]) == 300
+    with Image.open(tmp_path / "big.png") as im:  # a valid PNG for Pillow too
+        im.load()
+        assert im.getexif()[0x010F] == "DeblurCam"
+
+
+@pytest.mark.parametrize("level", [1, 6, 9])
+def test_deflate_in_pieces_is_one_zlib_stream(monkeypatch, level):
+    monkeypatch.setattr(_png16, "DEFLATE_PIECE", 500)
+    rows = RNG.integers(0, 8, (97, 41), dtype=np.uint8)
+    stream = _png16._deflate(rows, level)
+    assert zlib.decompress(stream) == rows.tobytes()
+    assert zlib.decompressobj().decompress(stream[:2] + b"") == b""  # a valid header alone
+
+
 def test_rgba_alpha_kept_apart(tmp_path):
     rgba = np.dstack([_rgb8(), RNG.integers(0, 256, (10, 12), dtype=np.uint8)])
     Image.fromarray(rgba).save(tmp_path / "a.png")
