@@ -43,6 +43,7 @@ from ._kernels_step import (
     scale_by_inverse_power,
     scale_by_mask,
     subtract_inplace_half_sq,
+    upsample_linear,
 )
 
 __all__ = [
@@ -52,5 +53,5 @@ __all__ = [
     "penalty_params", "regularizer_value_grad", "regularizer_value",
     "extrapolate", "residual_half_sq", "subtract_inplace_half_sq", "half_sq_diff", "scale_by_mask",
     "censor_by_mask", "free_gradient", "descent_step", "scale_by_inverse_power", "multiply_spectrum", "dot",
-    "diff_dot",
+    "diff_dot", "upsample_linear",
 ]

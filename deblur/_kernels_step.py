@@ -2,7 +2,8 @@
 
 Extrapolation, residual and data term, sampling and censoring masks, the
 box's held pixels, the projected step, dot products, the Fourier
-preconditioner's multiplier and the product of two spectra. Conventions as in :mod:`deblur._kernels`.
+preconditioner's multiplier, the product of two spectra, and the linear
+interpolation back from the colour differences' coarse grid. Conventions as in :mod:`deblur._kernels`.
 """
 
 import numpy as np
@@ -234,3 +235,25 @@ def multiply_spectrum(spec, multiplier, conjugate):
         else:
             for j in range(m):
                 spec[i, j] *= multiplier[i, j]
+
+
+@njit_parallel
+def upsample_linear(x, out):
+    """``out[i, j]``: ``x`` linearly interpolated at ``(i / 2, j / 2)``, beyond its last row and column replicated.
+
+    The colour differences' way back from the coarse grid (:func:`deblur.coarse.upsample`), in one pass.
+    """
+    n, m = out.shape
+    last_row, last_col = x.shape[0] - 1, x.shape[1] - 1
+    half = x.dtype.type(0.5)
+    for i in prange(n):
+        a = x[min(i // 2, last_row)]
+        b = x[min(i // 2 + 1, last_row)] if i % 2 else a
+        for j in range(m):
+            c0 = min(j // 2, last_col)
+            v = half * (a[c0] + b[c0]) if i % 2 else a[c0]
+            if j % 2:
+                c1 = min(j // 2 + 1, last_col)
+                w = half * (a[c1] + b[c1]) if i % 2 else a[c1]
+                v = half * (v + w)
+            out[i, j] = v

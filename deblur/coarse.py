@@ -27,6 +27,8 @@ benchmarks/large_photo.py measure what it costs and gains (README).
 import numpy as np
 from scipy import ndimage
 
+from . import _kernels
+
 __all__ = ["fits", "half_image", "half_kernel", "half_mask", "upsample", "weight_scale"]
 
 TENT = np.array([0.25, 0.5, 0.25])
@@ -116,25 +118,9 @@ def half_mask(mask):
 
 def upsample(x2, shape):
     """Linear interpolation of the coarse image back to ``shape``: fine pixel ``p`` at coarse ``p / 2``."""
-    out = _upsample_axis(np.asarray(x2), shape[0], 0)
-    return _upsample_axis(out, shape[1], 1)
-
-
-def _upsample_axis(x, n, axis):
-    last = x.shape[axis] - 1
-    even = np.take(x, np.minimum(np.arange(0, n, 2) // 2, last), axis=axis)
-    nxt = np.take(x, np.minimum(np.arange(0, n, 2) // 2 + 1, last), axis=axis)
-    out_shape = list(x.shape)
-    out_shape[axis] = n
-    out = np.empty(out_shape, dtype=x.dtype)
-    index = [slice(None)] * x.ndim
-    index[axis] = slice(0, n, 2)
-    out[tuple(index)] = even
-    index[axis] = slice(1, n, 2)
-    odd = (n // 2,)
-    take = [slice(None)] * x.ndim
-    take[axis] = slice(0, odd[0])
-    out[tuple(index)] = 0.5 * (even[tuple(take)] + nxt[tuple(take)])
+    x2 = np.ascontiguousarray(x2)
+    out = np.empty(tuple(shape), dtype=x2.dtype)
+    _kernels.upsample_linear(x2, out)
     return out
 
 

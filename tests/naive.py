@@ -219,3 +219,22 @@ def observe(truth, k, boundary="reflect", noise=0.01, seed=1):
     else:
         y = blur(truth, k, boundary)
     return y + noise * rng.standard_normal(y.shape)
+
+
+# --- the coarse grid of the colour differences --------------------------------------
+
+
+def upsample_linear(x, shape):
+    """Fine pixel ``p`` at coarse position ``p / 2`` by linear interpolation, one axis after the other;
+    positions beyond the last coarse pixel take its value."""
+    out = np.asarray(x, dtype=np.float64)
+    for axis, n in enumerate(shape):
+        positions = np.arange(n) / 2.0
+        low = np.minimum(np.floor(positions).astype(int), out.shape[axis] - 1)
+        high = np.minimum(low + 1, out.shape[axis] - 1)
+        frac = np.where(positions - low > 0, positions - low, 0.0)
+        shape_f = [1] * out.ndim
+        shape_f[axis] = n
+        frac = frac.reshape(shape_f)
+        out = np.take(out, low, axis=axis) * (1 - frac) + np.take(out, high, axis=axis) * frac
+    return out

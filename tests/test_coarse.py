@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import deblur
+import naive
 from deblur import coarse, psf
 from deblur.operators import BlurOperator, kernel_padding
 from deblur.regularizers import make_regularizer
@@ -73,6 +74,17 @@ def test_upsample_is_linear_interpolation_at_half_positions():
     assert up[1, 0] == pytest.approx(0.5 * (x2[0, 0] + x2[1, 0]))
     assert up[0, 1] == pytest.approx(0.5 * (x2[0, 0] + x2[0, 1]))
     assert up[5, 6] == pytest.approx(x2[2, 3])  # beyond the last coarse pixel: replicated
+
+
+@pytest.mark.parametrize("coarse_shape", [(1, 1), (1, 3), (3, 4), (8, 5)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_upsample_matches_its_twin(coarse_shape, dtype):
+    x2 = np.random.default_rng(3).random(coarse_shape).astype(dtype)
+    h, w = coarse_shape
+    for shape in [(2 * h, 2 * w), (2 * h - 1, 2 * w - 1), (2 * h + 1, 2 * w + 3), (h, w)]:
+        up = coarse.upsample(x2, shape)
+        assert up.shape == shape and up.dtype == dtype
+        np.testing.assert_allclose(up, naive.upsample_linear(x2, shape), rtol=1e-6)
 
 
 def test_half_mask_leaves_out_every_coarse_pixel_a_clipped_pixel_reaches():
