@@ -168,7 +168,10 @@ class SolveOptions:
                             help="Parameter of the decaying schedules (exponential, step, inverse-time, cosine).")
     eps: object = _option(None)
     p: float = _option(0.8)
-    clipped: str = _option("auto", check=_choice(CLIPPED), record=False)
+    clipped: str = _option("auto", check=_choice(CLIPPED), flag="--clipped", kind="choice", choices=CLIPPED,
+                           help="Pixels at the white level: 'ignore' fits them one-sided (a light may be brighter "
+                                "than white; best for night photos), 'keep' as observed; 'auto': ignore when the blur "
+                                "is estimated.", record=False)
     color_space: str = _option("opponent", check=_choice(COLOR_SPACES))
 
     def __post_init__(self):

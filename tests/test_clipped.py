@@ -70,3 +70,27 @@ def test_a_clipped_light_does_not_bloom_by_the_kernel():
     white = int((kept >= 0.95).sum())
     assert 16 <= white <= clipped
     assert kept.max() <= 1.0  # the box of clip=True still holds the image returned
+
+
+def test_the_command_line_fits_clipped_lights_one_sided_when_asked(tmp_path):
+    """``--clipped ignore`` with a known kernel: the light keeps its core and does not spread."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from deblur import cli
+
+    scene = np.full((96, 96), 0.1)
+    scene[40:44, 40:44] = 4.0
+    kernel = psf.motion(15, 30)
+    y = np.clip(fftconvolve(scene, kernel, mode="valid"), 0.0, 1.0)
+    Image.fromarray((y * 255 + 0.5).astype(np.uint8)).save(tmp_path / "light.png")
+    np.save(tmp_path / "k.npy", kernel)
+    white = {}
+    for mode in ("keep", "ignore"):
+        out = tmp_path / f"{mode}.png"
+        args = ["restore", tmp_path / "light.png", "--psf", tmp_path / "k.npy", "--clipped", mode, "-o", out]
+        result = CliRunner().invoke(cli.main, [str(a) for a in args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        white[mode] = int((np.asarray(Image.open(out)) >= 250).sum())
+    clipped = int((y >= 254 / 255).sum())
+    assert 16 <= white["ignore"] <= clipped < white["keep"]
