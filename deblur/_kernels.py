@@ -14,7 +14,7 @@ The loops live in:
   adjoint (taps, separable);
 - :mod:`deblur._kernels_penalty`: the regularisers' value and gradient;
 - :mod:`deblur._kernels_step`: the solver's fused vector operations, the
-  preconditioner's multiplier and the FFT engine's product of spectra.
+  preconditioner's multiplier, the coarse grid's interpolation.
 
 This module re-exports them all (``_kernels.dot``, ``_kernels.REG_TV``, ...).
 """
@@ -38,7 +38,6 @@ from ._kernels_step import (
     extrapolate,
     free_gradient,
     half_sq_diff,
-    multiply_spectrum,
     residual_half_sq,
     scale_by_inverse_power,
     scale_by_mask,
@@ -52,6 +51,6 @@ __all__ = [
     "REG_NONE", "REG_TIKHONOV", "REG_TV", "REG_HYPER_LAPLACIAN",
     "penalty_params", "regularizer_value_grad", "regularizer_value",
     "extrapolate", "residual_half_sq", "subtract_inplace_half_sq", "half_sq_diff", "scale_by_mask",
-    "censor_by_mask", "free_gradient", "descent_step", "scale_by_inverse_power", "multiply_spectrum", "dot",
+    "censor_by_mask", "free_gradient", "descent_step", "scale_by_inverse_power", "dot",
     "diff_dot", "upsample_linear",
 ]

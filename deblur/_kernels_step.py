@@ -2,8 +2,7 @@
 
 Extrapolation, residual and data term, sampling and censoring masks, the
 box's held pixels, the projected step, dot products, the Fourier
-preconditioner's multiplier, the product of two spectra, and the linear
-interpolation back from the colour differences' coarse grid. Conventions as in :mod:`deblur._kernels`.
+preconditioner's multiplier, and the linear interpolation back from the colour differences' coarse grid. Conventions as in :mod:`deblur._kernels`.
 """
 
 import numpy as np
@@ -225,35 +224,27 @@ def diff_dot(a, b, g):
 
 
 @njit_parallel
-def multiply_spectrum(spec, multiplier, conjugate):
-    """``spec *= multiplier`` (or its complex conjugate), in place: a convolution or correlation on the FFT grid."""
-    n, m = spec.shape
-    for i in prange(n):
-        if conjugate:
-            for j in range(m):
-                spec[i, j] *= np.conj(multiplier[i, j])
-        else:
-            for j in range(m):
-                spec[i, j] *= multiplier[i, j]
-
-
-@njit_parallel
 def upsample_linear(x, out):
     """``out[i, j]``: ``x`` linearly interpolated at ``(i / 2, j / 2)``, beyond its last row and column replicated.
 
-    The colour differences' way back from the coarse grid (:func:`deblur.coarse.upsample`), in one pass.
+    The colour differences' way back from the coarse grid (:func:`deblur.coarse.upsample`), in one
+    pass: rows first, then columns, each mean rounded as the two numpy passes rounded it.
     """
     n, m = out.shape
     last_row, last_col = x.shape[0] - 1, x.shape[1] - 1
     half = x.dtype.type(0.5)
     for i in prange(n):
         a = x[min(i // 2, last_row)]
-        b = x[min(i // 2 + 1, last_row)] if i % 2 else a
+        if i % 2:  # between two coarse rows: their mean, stored (fastmath may not fold it into the next)
+            b = x[min(i // 2 + 1, last_row)]
+            row = np.empty_like(a)
+            for c in range(a.size):
+                row[c] = half * (a[c] + b[c])
+        else:
+            row = a
         for j in range(m):
             c0 = min(j // 2, last_col)
-            v = half * (a[c0] + b[c0]) if i % 2 else a[c0]
             if j % 2:
-                c1 = min(j // 2 + 1, last_col)
-                w = half * (a[c1] + b[c1]) if i % 2 else a[c1]
-                v = half * (v + w)
-            out[i, j] = v
+                out[i, j] = half * (row[c0] + row[min(j // 2 + 1, last_col)])
+            else:
+                out[i, j] = row[c0]

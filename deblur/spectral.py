@@ -12,8 +12,6 @@ the Fourier preconditioner of a solve share (they run one after the other).
 import numpy as np
 import scipy.fft
 
-from . import _kernels
-
 __all__ = ["SpectralBuffer", "padded_grid"]
 
 # Rows per block of the row transforms: bounds the block temporaries
@@ -77,7 +75,12 @@ class SpectralBuffer:
 
     def multiply(self, spectrum, conjugate=False):
         """Multiply the buffer by ``spectrum`` (or its complex conjugate), in place."""
-        _kernels.multiply_spectrum(self._array, spectrum, bool(conjugate) and np.iscomplexobj(spectrum))
+        buf = self._array
+        if not conjugate or not np.iscomplexobj(spectrum):
+            buf *= spectrum
+            return
+        for r0 in range(0, buf.shape[0], BLOCK_ROWS):
+            buf[r0 : r0 + BLOCK_ROWS] *= np.conj(spectrum[r0 : r0 + BLOCK_ROWS])
 
     def inverse(self, out, row_shift=0, col_shift=0):
         """Inverse transform of the buffer into ``out`` (the buffer is consumed).

@@ -87,19 +87,6 @@ def test_scale_by_inverse_power_matches_numpy(rng):
     np.testing.assert_allclose(spec, expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("complex_type", [np.complex64, np.complex128])
-@pytest.mark.parametrize("kind", ["complex", "conjugate", "real"])
-def test_multiply_spectrum_matches_numpy(rng, complex_type, kind):
-    spec = (rng.standard_normal((5, 4)) + 1j * rng.standard_normal((5, 4))).astype(complex_type)
-    if kind == "real":
-        m = rng.random((5, 4)).astype(np.finfo(complex_type).dtype)
-    else:
-        m = (rng.standard_normal((5, 4)) + 1j * rng.standard_normal((5, 4))).astype(complex_type)
-    expected = spec * (np.conj(m) if kind == "conjugate" else m)
-    _kernels.multiply_spectrum(spec, m, kind == "conjugate")
-    np.testing.assert_allclose(spec, expected, rtol=1e-6)
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_fft_engine_shares_its_buffer_and_spectrum_with_the_preconditioner(rng, dtype):
     """P formed on the fly from the engine's spectrum is the stored P, and the buffer is shared."""
