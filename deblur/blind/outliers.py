@@ -31,8 +31,10 @@ def clipped_mask(image, threshold=0.98, dilate=1):
     ndarray of float64
         Same 2-D shape as the image, values 0 or 1.
     """
-    img = np.asarray(image, dtype=np.float64)
-    clipped = img >= threshold
+    img = np.asarray(image)
+    if not np.issubdtype(img.dtype, np.floating):
+        img = img.astype(np.float64)
+    clipped = img >= np.float64(threshold)  # compared in float64 without a float64 copy of a float32 image
     if clipped.ndim == 3:
         clipped = clipped.any(axis=-1)
     if dilate > 0 and clipped.any():
