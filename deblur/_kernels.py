@@ -38,6 +38,7 @@ from ._kernels_step import (
     extrapolate,
     free_gradient,
     half_sq_diff,
+    masked_half_sq_diff,
     residual_half_sq,
     scale_by_inverse_power,
     scale_by_mask,
@@ -51,6 +52,6 @@ __all__ = [
     "REG_NONE", "REG_TIKHONOV", "REG_TV", "REG_HYPER_LAPLACIAN",
     "penalty_params", "regularizer_value_grad", "regularizer_value",
     "extrapolate", "residual_half_sq", "subtract_inplace_half_sq", "half_sq_diff", "scale_by_mask",
-    "censor_by_mask", "free_gradient", "descent_step", "scale_by_inverse_power", "dot",
+    "censor_by_mask", "masked_half_sq_diff", "free_gradient", "descent_step", "scale_by_inverse_power", "dot",
     "diff_dot", "upsample_linear",
 ]

@@ -83,6 +83,23 @@ def half_sq_diff(a, y):
 
 
 @njit_parallel
+def masked_half_sq_diff(a, y, mask, censored):
+    """``0.5 * ||a - y||^2`` where ``mask`` is true; elsewhere the shortfall ``min(a - y, 0)``
+    counts when ``censored`` (a clipped observation, see :func:`censor_by_mask`), nothing otherwise."""
+    n, m = a.shape
+    total = 0.0
+    for i in prange(n):
+        row = 0.0
+        for j in range(m):
+            d = a[i, j] - y[i, j]
+            if not mask[i, j]:
+                d = min(d, 0.0) if censored else 0.0
+            row += d * d
+        total += row
+    return 0.5 * total
+
+
+@njit_parallel
 def scale_by_mask(r, mask, factor):
     """``r *= mask * factor``: the stochastic variants' unbiased sub-sampling."""
     n, m = r.shape

@@ -44,13 +44,8 @@ class Problem:
         """Data term from ``blurred = A x`` and the weighted regulariser of ``x``."""
         if self.data_mask is None:
             data = _kernels.half_sq_diff(blurred, self.observed)
-        else:
-            diff = blurred - self.observed
-            if self.censored:
-                np.minimum(diff, 0.0, out=diff, where=~self.data_mask)
-            else:
-                diff[~self.data_mask] = 0.0
-            data = 0.5 * float(np.dot(diff.ravel(), diff.ravel()))
+        else:  # one pass, no image-sized temporaries (a 12 MP luminance: 3 of them)
+            data = _kernels.masked_half_sq_diff(blurred, self.observed, self.data_mask, self.censored)
         return data, self.weight * self.regularizer.value(x)
 
 

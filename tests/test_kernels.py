@@ -236,6 +236,18 @@ def test_censor_by_mask_keeps_only_the_shortfall_of_clipped_pixels(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("censored", [True, False])
+def test_masked_half_sq_diff(rng, dtype, censored):
+    """Observed pixels count in full; a clipped one its shortfall (censored) or nothing (left out)."""
+    a, y = rng.random((2, 9, 7)).astype(dtype)
+    mask = rng.random((9, 7)) < 0.6
+    diff = a.astype(float) - y
+    kept = np.where(mask, diff, np.minimum(diff, 0.0) if censored else 0.0)
+    expected = 0.5 * np.sum(kept**2)
+    assert _kernels.masked_half_sq_diff(a, y, mask, censored) == pytest.approx(expected, rel=RTOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_subtract_inplace_half_sq_and_half_sq_diff(rng, dtype):
     a, y = rng.random((2, 6, 5)).astype(dtype)
     expected_diff = a.astype(float) - y
