@@ -42,7 +42,6 @@ from ._kernels_step import (
     residual_half_sq,
     scale_by_inverse_power,
     scale_by_mask,
-    subtract_inplace_half_sq,
     upsample_linear,
 )
 
@@ -51,7 +50,7 @@ __all__ = [
     "conv_valid_taps", "corr_full_taps", "conv_valid_separable", "corr_full_separable",
     "REG_NONE", "REG_TIKHONOV", "REG_TV", "REG_HYPER_LAPLACIAN",
     "penalty_params", "regularizer_value_grad", "regularizer_value",
-    "extrapolate", "residual_half_sq", "subtract_inplace_half_sq", "half_sq_diff", "scale_by_mask",
+    "extrapolate", "residual_half_sq", "half_sq_diff", "scale_by_mask",
     "censor_by_mask", "masked_half_sq_diff", "free_gradient", "descent_step", "scale_by_inverse_power", "dot",
     "diff_dot", "upsample_linear",
 ]

@@ -32,7 +32,7 @@ def residual_half_sq(a, a_prev, beta, y, out):
     """``out = a + beta * (a - a_prev) - y``; returns ``0.5 * ||out||^2``.
 
     The residual at the extrapolated point from the blurred iterates, in one
-    pass (:func:`extrapolate` then :func:`subtract_inplace_half_sq`). ``out``
+    pass (:func:`extrapolate`, then the residual and its half squared norm). ``out``
     may be ``a_prev``; with ``beta == 0`` ``a_prev`` is not read.
     """
     n, m = a.shape
@@ -49,21 +49,6 @@ def residual_half_sq(a, a_prev, beta, y, out):
                 d = a[i, j] + beta * (a[i, j] - a_prev[i, j]) - y[i, j]
                 out[i, j] = d
                 row += d * d
-        total += row
-    return 0.5 * total
-
-
-@njit_parallel
-def subtract_inplace_half_sq(a, y):
-    """``a -= y`` and return ``0.5 * ||a||^2`` (the data term from ``Ax``)."""
-    n, m = a.shape
-    total = 0.0
-    for i in prange(n):
-        row = 0.0
-        for j in range(m):
-            d = a[i, j] - y[i, j]
-            a[i, j] = d
-            row += d * d
         total += row
     return 0.5 * total
 
