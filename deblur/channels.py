@@ -93,17 +93,16 @@ def _solve_channels(plan):
         # differences it does not bound, and they leave the data term there (fitted as
         # observed instead, night scenes lost 0.9-1.8 dB in benchmarks/blind_scenes.py)
         censored = not (plan.opponent and c > 0)
-        box = bounds
-        if bounds is not None and censored and plan.data_mask is not None:
-            # a censored pixel saw a light brighter than the sensor's white: capped at the
-            # white level, the model reaches a clipped value only with the kernel's whole
-            # footprint at white, and every light blooms by the kernel's size; the image
-            # returned is put back in the box
-            bounds = (bounds[0], math.inf)
+        # a censored pixel saw a light brighter than the sensor's white: capped at the
+        # white level, the model reaches a clipped value only with the kernel's whole
+        # footprint at white, and every light blooms by the kernel's size; the image
+        # returned is put back in the box
+        lifted = bounds is not None and censored and plan.data_mask is not None
         observed, channel_op, channel_lam, channel_mask, view = _channel_problem(plan, c, observed, lam)
         precond = _preconditioner(options.preconditioner, options.boundary, channel_op, channel_lam * reg.curvature,
                                   dtype)
-        problem = Problem(channel_op, observed, reg, channel_lam, bounds, precond, channel_mask, censored=censored)
+        solve_bounds = (bounds[0], math.inf) if lifted else bounds
+        problem = Problem(channel_op, observed, reg, channel_lam, solve_bounds, precond, channel_mask, censored=censored)
         channel_options = plan.solver_options
         if channel_options.time_limit is not None:
             remaining = channel_options.time_limit - (time.perf_counter() - start)
@@ -128,8 +127,8 @@ def _solve_channels(plan):
         image_view = run.image if view is None else view(run.image)
         run.release()  # drop the solver's work arrays before the answer is copied out
         out[..., c] = image_view
-        if box is not None and bounds is not box:
-            np.clip(out[..., c], *box, out=out[..., c])
+        if lifted:
+            np.clip(out[..., c], *bounds, out=out[..., c])
         del image_view
         if plan.opponent and sigma is not None:
             sigma = sigma * color_module.OPPONENT_SPAN[c]
