@@ -94,3 +94,18 @@ def test_the_command_line_fits_clipped_lights_one_sided_when_asked(tmp_path):
         white[mode] = int((np.asarray(Image.open(out)) >= 250).sum())
     clipped = int((y >= 254 / 255).sum())
     assert 16 <= white["ignore"] <= clipped < white["keep"]
+
+
+def test_an_unknown_clipped_mode_is_a_usage_error(tmp_path):
+    """``--clipped`` takes auto, ignore or keep: anything else is refused with exit 2 and the choices named."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from deblur import cli
+
+    Image.fromarray(np.full((16, 16), 128, np.uint8)).save(tmp_path / "in.png")
+    args = ["restore", str(tmp_path / "in.png"), "--psf", "gaussian:sigma=1", "--clipped", "sometimes"]
+    result = CliRunner().invoke(cli.main, args)
+    assert result.exit_code == 2
+    assert "sometimes" in result.output and "ignore" in result.output
+    assert not list(tmp_path.glob("in.restored*"))
