@@ -282,11 +282,11 @@ def test_descent_step(rng, dtype, clip, delta):
     assert clipped == (np.count_nonzero((unclipped < 0) | (unclipped > 1)) if clip else 0)
     # held pixels keep z (then the box) and leave the product
     active = (rng.random(z.shape) < 0.3).astype(np.uint8)
-    held_expected = np.where(active, z.astype(float) + delta * (x.astype(float) - x_prev), unclipped)
-    if clip:
-        held_expected = np.clip(held_expected, 0.0, 1.0)
-    uphill, _ = _kernels.descent_step(z, d, 0.3, x, x_prev, delta, 0.0, 1.0, clip, g, out, active, True)
+    held_unclipped = np.where(active, z.astype(float) + delta * (x.astype(float) - x_prev), unclipped)
+    held_expected = np.clip(held_unclipped, 0.0, 1.0) if clip else held_unclipped
+    uphill, clipped = _kernels.descent_step(z, d, 0.3, x, x_prev, delta, 0.0, 1.0, clip, g, out, active, True)
     assert_close(out, held_expected, dtype)
+    assert clipped == (np.count_nonzero((held_unclipped < 0) | (held_unclipped > 1)) if clip else 0)
     free = active == 0
     assert uphill == pytest.approx(np.sum((g.astype(float) * (out - x.astype(float)))[free]), rel=RTOL[dtype] * 10)
     # documented aliasing: out may be x_prev
