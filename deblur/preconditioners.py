@@ -85,8 +85,11 @@ class FourierPreconditioner:
             self.spectrum = None
             self._bound = 1.0 / (self._min_kernel_power() + self.mu * (row_power.min() + col_power.min()) + DELTA)
         else:
-            kernel_power = np.abs(scipy.fft.rfft2(psf, s=self.grid)) ** 2
-            self.spectrum = _multiplier(kernel_power, self.mu, row_power, col_power, dtype)
+            # the kernel's spectrum in the working precision, through the buffer
+            # (float64 on the whole grid: 37 ms of a 4 MP restore's set-up)
+            spec = self.buffer.forward(np.asarray(psf, dtype=dtype))
+            kernel_power = spec.real**2 + spec.imag**2
+            self.spectrum = _multiplier(kernel_power, self.mu, row_power.astype(dtype), col_power.astype(dtype), dtype)
             self._bound = float(self.spectrum.max())
 
     def _min_kernel_power(self):
