@@ -31,6 +31,7 @@ from ._kernels_penalty import (
     regularizer_value_grad,
 )
 from ._kernels_step import (
+    blur_along,
     censor_by_mask,
     descent_step,
     diff_dot,
@@ -52,5 +53,5 @@ __all__ = [
     "penalty_params", "regularizer_value_grad", "regularizer_value",
     "extrapolate", "residual_half_sq", "half_sq_diff", "scale_by_mask",
     "censor_by_mask", "masked_half_sq_diff", "free_gradient", "descent_step", "scale_by_inverse_power", "dot",
-    "diff_dot", "upsample_linear",
+    "diff_dot", "upsample_linear", "blur_along",
 ]

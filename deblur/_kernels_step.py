@@ -1,6 +1,6 @@
 """Numba loops of the descent step: fused vector operations of the solver.
 
-Extrapolation, residual and data term, sampling and censoring masks, the
+Extrapolation, residual and data term, the blur of a step by linearity, sampling and censoring masks, the
 box's held pixels, the projected step, dot products, the Fourier
 preconditioner's multiplier, and the linear interpolation back from the colour differences' coarse grid. Conventions as in :mod:`deblur._kernels`.
 """
@@ -50,6 +50,35 @@ def residual_half_sq(a, a_prev, beta, y, out):
             for j in range(m):
                 d = a[i, j] + beta * (a[i, j] - a_prev[i, j]) - y[i, j]
                 out[i, j] = d
+                row += d * d
+        total += row
+    return 0.5 * total
+
+
+@njit_parallel
+def blur_along(a, b, s, y, from_residual, out):
+    """``out = a + s * b``, plus ``y`` when ``from_residual``; returns ``0.5 * ||out - y||^2``.
+
+    The blur of a step along a direction from the blur ``b`` of the direction,
+    by linearity: from the residual ``a = A z - y`` at the point (``s = -eta``),
+    or from the blur ``a`` of an earlier step along it (``s`` the change of
+    step). ``out`` may be ``a``.
+    """
+    n, m = a.shape
+    total = 0.0
+    for i in prange(n):
+        ar, br, yr, orow = a[i], b[i], y[i], out[i]
+        row = 0.0
+        if from_residual:
+            for j in range(m):
+                d = ar[j] + s * br[j]
+                orow[j] = d + yr[j]
+                row += d * d
+        else:
+            for j in range(m):
+                v = ar[j] + s * br[j]
+                orow[j] = v
+                d = v - yr[j]
                 row += d * d
         total += row
     return 0.5 * total

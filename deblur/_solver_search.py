@@ -149,13 +149,26 @@ class StepSearchMixin:
         candidate = self._take(self.x, point) if armijo or box_search else self._take(self.x)
         candidate_cost = math.nan
         start = eta
+        linear = self._direction_blurred and delta == 0.0  # Ax_prev holds the residual at the point
+        blurred_eta = None  # the step whose blur Ax_prev holds by linearity
         for halvings in range(MAX_HALVINGS):
             uphill, clipped = _kernels.descent_step(
                 point, self.d, eta, self.x, self.x_prev, delta, lo, hi, clip, self.g, candidate,
                 self._active, self._use_active,
             )
             candidate_data = None
-            if box_search and prob.data_mask is None:  # the data term comes with the blur
+            if linear and clipped == 0:  # candidate = z - eta d: A z - eta A d
+                if blurred_eta is None:
+                    candidate_data = _kernels.blur_along(self.Ax_prev, self._Ad, -eta, prob.observed, True,
+                                                         self.Ax_prev)
+                else:
+                    candidate_data = _kernels.blur_along(self.Ax_prev, self._Ad, blurred_eta - eta, prob.observed,
+                                                         False, self.Ax_prev)
+                blurred_eta = eta
+                self._linear_blurs += 1
+            elif box_search and prob.data_mask is None:  # the data term comes with the blur
+                linear = False
+                self._linear_blurs = 0
                 candidate_data = op.forward_data(candidate, self.Ax_prev, prob.observed)
             else:
                 op.forward(candidate, self.Ax_prev)
@@ -180,6 +193,7 @@ class StepSearchMixin:
             eta *= 0.5
         else:
             return None
+        self._last_clipped = clipped
         if box_search:
             if probed:
                 self._probe_outcome(eta, start)

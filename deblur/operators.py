@@ -104,6 +104,11 @@ class _FFTConv:
         self.buffer.multiply(self.spectrum)
         self.buffer.inverse(out, kh - 1, kw - 1)
 
+    def forward_spectrum(self, spectrum, out):
+        kh, kw = self.shape
+        spectrum *= self.spectrum
+        self.buffer.inverse(out, kh - 1, kw - 1, spectrum=spectrum)
+
     def adjoint(self, r, out):
         kh, kw = self.shape
         self.buffer.forward(r)
@@ -242,6 +247,27 @@ class BlurOperator:
             return float(self._conv.forward(x, out, y))
         self.forward(x, out)
         return _kernels.half_sq_diff(out, y)
+
+    @property
+    def blurs_spectra(self):
+        """True when :meth:`forward_spectrum` applies: the FFT engine under the 'valid' model."""
+        return self.boundary == "valid" and self.engine == "fft"
+
+    def forward_spectrum(self, spectrum, out):
+        """``A x`` into ``out`` from a spectrum on the engine's grid (kept by its buffer; consumed).
+
+        Any grid image that equals ``x`` on the domain will do, whatever it
+        holds elsewhere (the Fourier preconditioner's output before it is
+        cropped): a 'valid' output reads the domain only. With the
+        preconditioner's spectrum the solver blurs its direction without a
+        forward transform of its own. See :attr:`blurs_spectra`.
+        """
+        if not self.blurs_spectra:
+            raise ValueError("BlurOperator.forward_spectrum needs the FFT engine and the 'valid' boundary (a bug in the caller)")
+        _check_shape("out", out, self.range_shape)
+        _check_shape("spectrum", spectrum, self.spectral_buffer.shape)
+        self._conv.forward_spectrum(spectrum, out)
+        return out
 
     def adjoint(self, r, out=None):
         """``A^T r``: correlate a frame-shaped array back onto the domain."""

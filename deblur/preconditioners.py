@@ -97,8 +97,8 @@ class FourierPreconditioner:
         k = self._kernel_spectrum
         return float(min(np.min(np.abs(k[r0 : r0 + 256]) ** 2) for r0 in range(0, k.shape[0], 256)))
 
-    def apply(self, g, out):
-        """``out = P g`` (``out`` may be ``g``), blockwise through the transform buffer."""
+    def _load(self, g):
+        """The spectrum of ``P g`` into the buffer."""
         spec = self.buffer.forward(g)
         if self.spectrum is None:
             _kernels.scale_by_inverse_power(
@@ -106,7 +106,22 @@ class FourierPreconditioner:
             )
         else:
             self.buffer.multiply(self.spectrum)
+
+    def apply(self, g, out):
+        """``out = P g`` (``out`` may be ``g``), blockwise through the transform buffer."""
+        self._load(g)
         return self.buffer.inverse(out)
+
+    def apply_keeping(self, g, out):
+        """``out = P g`` as :meth:`apply`; returns ``P g``'s spectrum on the grid, kept by the buffer.
+
+        Before the inverse crops it to the domain, for the FFT engine that
+        shares the buffer (:meth:`deblur.operators.BlurOperator.forward_spectrum`).
+        """
+        self._load(g)
+        kept = self.buffer.keep()
+        self.buffer.inverse(out)
+        return kept
 
     @property
     def bound(self):

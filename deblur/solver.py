@@ -151,6 +151,13 @@ class GradientDescent(ObjectiveMixin, StepSearchMixin, StoppingMixin):
         self._retry_at = 0
         self._x_cost = math.nan  # cost of the iterate x when measured (NaN: not measured)
         self._rejected = False  # the last candidate was above x's cost: x stayed, x_prev holds the candidate
+        # the direction's blur A d from the preconditioner's spectrum (Problem.blurs_direction_in_spectrum)
+        self._spectral_steps = (self._search and self.options.variant == "full"
+                                and self.options.momentum != "heavy-ball" and self.problem.blurs_direction_in_spectrum)
+        self._Ad = None  # A d, allocated on first use
+        self._direction_blurred = False  # _Ad holds the blur of the current direction
+        self._linear_blurs = 0  # candidates blurred by linearity since the last blurred afresh
+        self._last_clipped = 0  # pixels the last step's box clipped
         self.Ax = op.forward(self.x)
         self.Ax_prev = self.Ax.copy()
         self._prev_valid = True  # x_prev and Ax_prev hold the previous iterate
@@ -259,7 +266,7 @@ class GradientDescent(ObjectiveMixin, StepSearchMixin, StoppingMixin):
 
     def release(self):
         """Free the work arrays (all but the current iterate); the solver cannot step after this."""
-        self.x_prev = self.g = self.d = self.Ax = self.Ax_prev = self._active = self._best = None
+        self.x_prev = self.g = self.d = self.Ax = self.Ax_prev = self._active = self._best = self._Ad = None
         self._pool = [self.x]
 
     @property

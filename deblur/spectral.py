@@ -44,6 +44,7 @@ class SpectralBuffer:
         self.grid = tuple(int(n) for n in grid)
         self.dtype = np.result_type(dtype, np.complex64)
         self._array = None  # allocated on first use
+        self._spare = None  # a kept copy of a spectrum (see keep), allocated on first use
         self._rows = None  # one block of rows, zero-padded to the grid's width
         self._real_dtype = np.finfo(self.dtype).dtype
 
@@ -82,8 +83,18 @@ class SpectralBuffer:
         for r0 in range(0, buf.shape[0], BLOCK_ROWS):
             buf[r0 : r0 + BLOCK_ROWS] *= np.conj(spectrum[r0 : r0 + BLOCK_ROWS])
 
-    def inverse(self, out, row_shift=0, col_shift=0):
-        """Inverse transform of the buffer into ``out`` (the buffer is consumed).
+    def keep(self):
+        """A copy of the spectrum in the buffer, in a second array the buffer reuses; returns the copy.
+
+        For a second inverse of the same spectrum (see ``inverse``'s ``spectrum``).
+        """
+        if self._spare is None:
+            self._spare = np.empty(self.shape, dtype=self.dtype)
+        np.copyto(self._spare, self._array)
+        return self._spare
+
+    def inverse(self, out, row_shift=0, col_shift=0, spectrum=None):
+        """Inverse transform of the buffer (or of ``spectrum``, kept by :meth:`keep`) into ``out``; consumes it.
 
         ``out[i, j] = full[(i + row_shift) % rows, (j + col_shift) % cols]``
         with ``full`` the inverse transform on the whole grid: the shifts
@@ -91,8 +102,11 @@ class SpectralBuffer:
         """
         rows, cols = self.grid
         n, m = out.shape
-        buf = scipy.fft.ifft(self._array, axis=0, overwrite_x=True, workers=-1)
-        self._array = buf
+        buf = scipy.fft.ifft(self._array if spectrum is None else spectrum, axis=0, overwrite_x=True, workers=-1)
+        if spectrum is None:
+            self._array = buf
+        elif spectrum is self._spare:
+            self._spare = buf
         # a window that wraps round the grid is copied in (at most two) plain
         # slices per axis: fancy indexing gathered each element on one thread
         col_pieces = _segments(col_shift, m, cols)

@@ -248,6 +248,20 @@ def test_masked_half_sq_diff(rng, dtype, censored):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("from_residual", [True, False])
+def test_blur_along(rng, dtype, from_residual):
+    """out = a + s b (+ y from a residual), returning the data term of out."""
+    a, b, y = rng.standard_normal((3, 6, 7)).astype(dtype)
+    blurred = a.astype(float) - 0.7 * b + (y if from_residual else 0.0)
+    out = np.full_like(a, np.nan)
+    data = _kernels.blur_along(a, b, -0.7, y, from_residual, out)
+    assert_close(out, blurred, dtype)
+    assert data == pytest.approx(0.5 * np.sum((blurred - y) ** 2), rel=RTOL[dtype] * 10)
+    _kernels.blur_along(a, b, -0.7, y, from_residual, a)  # documented aliasing: out may be a
+    assert_close(a, blurred, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_half_sq_diff(rng, dtype):
     a, y = rng.random((2, 6, 5)).astype(dtype)
     expected = 0.5 * np.sum((a.astype(float) - y) ** 2)

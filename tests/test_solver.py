@@ -578,3 +578,52 @@ def test_the_split_solver_keeps_its_names():
               "MAX_HALVINGS", "BOX_HALVINGS", "TOL_WINDOW", "MINIBATCH_TILE", "ARMIJO_C", "PROBE_GAP_MAX"}
     assert before <= set(dir(solver)) and set(solver.__all__) == before
     assert solver.GradientDescent.__mro__[1:4] == (solver.ObjectiveMixin, solver.StepSearchMixin, solver.StoppingMixin)
+
+
+# --- the direction's blur from the preconditioner's spectrum (FFT engine) -------------------------------
+
+
+def _fft_engine_run(monkeypatch, bounds, linear, dtype=np.float64, iterations=25):
+    """A Fourier-preconditioned run on the FFT engine ('valid'), the candidates blurred by linearity or afresh."""
+    from deblur import _solver_problem, spectral
+    from deblur.preconditioners import FourierPreconditioner
+    from deblur.solver import GradientDescent, Options, Problem
+
+    kernel = psf.motion(9, 20)
+    y = naive.observe(naive.scene((40, 36)), kernel, "valid", noise=0.01)
+    op = BlurOperator(kernel, y.shape, "valid", dtype, engine="fft")
+    reg = make_regularizer("hyper-laplacian")
+    weight = 2e-3
+    pre = FourierPreconditioner(kernel, op.domain_shape, weight * reg.curvature, dtype,
+                                buffer=op.spectral_buffer, kernel_spectrum=op.kernel_spectrum)
+    problem = Problem(op, y.astype(dtype), reg, weight, bounds, pre)
+    if not linear:
+        monkeypatch.setattr(_solver_problem, "LINEAR_BLURS_MAX", 0)
+    forwards = []
+    original = spectral.SpectralBuffer.forward
+    monkeypatch.setattr(spectral.SpectralBuffer, "forward", lambda self, image: forwards.append(1) or original(self, image))
+    run = GradientDescent(problem, op.initial_guess(y), Options(max_num_iter=iterations, tol=None)).run()
+    monkeypatch.undo()
+    return run, len(forwards), (kernel, y, reg, weight)
+
+
+@pytest.mark.parametrize("bounds", [None, (-1.0, 2.0)])
+def test_the_direction_blurred_by_linearity_takes_the_exact_path_with_fewer_transforms(monkeypatch, bounds):
+    """No pixel held or clipped: A z - eta A d is the candidate's blur; the same iterates, one forward
+    transform fewer per step, and the reported cost is the returned image's own."""
+    linear, n_linear, (kernel, y, reg, weight) = _fft_engine_run(monkeypatch, bounds, linear=True)
+    exact, n_exact, _ = _fft_engine_run(monkeypatch, bounds, linear=False)
+    assert exact.iteration == linear.iteration == 25
+    np.testing.assert_allclose(linear.history["cost"], exact.history["cost"], rtol=1e-9)
+    np.testing.assert_allclose(linear.x, exact.x, atol=1e-9)
+    assert n_linear <= n_exact - 20
+    expected = naive.cost(linear.x, kernel, y, "valid", "hyper-laplacian", weight, reg.eps, reg.p)
+    assert linear.history["cost"][-1] == pytest.approx(expected, rel=1e-9)
+
+
+def test_held_pixels_blur_the_candidate_afresh(monkeypatch):
+    """A box that holds pixels: the step is not z - eta d there, so the candidates are blurred afresh."""
+    linear, n_linear, _ = _fft_engine_run(monkeypatch, (0.3, 0.7), linear=True, iterations=10)
+    exact, n_exact, _ = _fft_engine_run(monkeypatch, (0.3, 0.7), linear=False, iterations=10)
+    np.testing.assert_allclose(linear.history["cost"], exact.history["cost"], rtol=1e-12)
+    assert n_linear == n_exact

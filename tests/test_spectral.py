@@ -117,3 +117,42 @@ def test_preconditioner_with_a_shared_spectrum_is_symmetric_positive_definite():
     np.testing.assert_allclose(matrix, matrix.T, atol=1e-10 * np.abs(matrix).max())
     eigenvalues = np.linalg.eigvalsh((matrix + matrix.T) / 2)
     assert eigenvalues.min() > 0 and eigenvalues.max() <= pre.bound * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_kept_spectrum_inverts_as_the_buffer_would_after_the_buffer_is_reused(rng, dtype):
+    grid = (13, 12)
+    image = rng.standard_normal((10, 7)).astype(dtype)
+    multiplier = np.fft.rfft2(rng.random((3, 4)), s=grid).astype(np.result_type(dtype, np.complex64))
+    buf = spectral.SpectralBuffer(grid, dtype)
+    buf.forward(image)
+    buf.multiply(multiplier)
+    kept = buf.keep()
+    assert kept is not buf.forward(rng.standard_normal((10, 7)).astype(dtype))  # the buffer goes on with another image
+    out = np.full((9, 8), np.nan, dtype=dtype)
+    buf.inverse(out, 2, -3, spectrum=kept)
+    full = full_inverse(image, grid, multiplier)
+    np.testing.assert_allclose(out, full[np.ix_((np.arange(9) + 2) % 13, (np.arange(8) - 3) % 12)],
+                               atol=ATOL[dtype] * 20)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_preconditioned_direction_is_blurred_from_its_kept_spectrum(rng, dtype):
+    """A (P g) from P g's spectrum before the crop to the domain: the 'valid' outputs read only the domain."""
+    k = rng.random((5, 4))
+    k /= k.sum()
+    op = BlurOperator(k, (14, 11), "valid", dtype, engine="fft")
+    pre = FourierPreconditioner(
+        k, op.domain_shape, 0.05, dtype, buffer=op.spectral_buffer, kernel_spectrum=op.kernel_spectrum
+    )
+    g = rng.standard_normal(op.domain_shape).astype(dtype)
+    d = np.empty_like(g)
+    kept = pre.apply_keeping(g, d)
+    np.testing.assert_allclose(d, pre.apply(g.copy(), np.empty_like(g)), atol=ATOL[dtype] * 10 * np.abs(d).max())
+    blurred = op.forward_spectrum(kept, np.full(op.range_shape, np.nan, dtype=dtype))
+    np.testing.assert_allclose(blurred, naive.conv_valid(d, k), atol=ATOL[dtype] * 20 * np.abs(d).max())
+    taps = BlurOperator(k, (14, 11), "valid", dtype, engine="taps")
+    assert op.blurs_spectra and not taps.blurs_spectra
+    assert not BlurOperator(k, (14, 11), "reflect", dtype, engine="fft").blurs_spectra
+    with pytest.raises(ValueError, match="FFT engine"):
+        taps.forward_spectrum(kept, np.empty(op.range_shape, dtype=dtype))
