@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.fft
 
 import naive
 from deblur import _kernels, psf, spectral
@@ -61,6 +62,12 @@ def test_multiply_by_the_conjugate(rng, dtype):
     buf.multiply(multiplier.astype(buf.dtype), conjugate=True)
     out = buf.inverse(np.empty_like(image))
     np.testing.assert_allclose(out, full_inverse(image, grid, np.conj(multiplier)), atol=ATOL[dtype] * 20)
+
+
+@pytest.mark.parametrize("grid", [(13, 12), (40, 31), (7, 5)])
+def test_kernel_spectrum_is_rfft2_of_the_padded_kernel_to_the_bit(rng, grid):
+    kernel = rng.random((5, 4))
+    assert np.array_equal(spectral.kernel_spectrum(kernel, grid), scipy.fft.rfft2(kernel, s=grid))
 
 
 def test_padded_grid_is_fast_and_large_enough():
