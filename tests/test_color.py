@@ -73,3 +73,23 @@ def test_opponent_to_rgb_in_place_matches(monkeypatch):
     out = opp.copy()
     assert color.opponent_to_rgb(out, out=out) is out
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_opponent_channel_in_blocks_on_threads_is_the_whole_array_formula_to_the_bit(monkeypatch, dtype):
+    """Blocks of rows on several threads give exactly what numpy gives on the whole array (and a dask array)."""
+    from deblur import color
+
+    da = pytest.importorskip("dask.array")
+    monkeypatch.setattr(color, "_BLOCK_PIXELS", 14)  # blocks of two rows of 7 pixels, the last one short
+    monkeypatch.setattr(color.os, "cpu_count", lambda: 3)
+    rgb = np.random.default_rng(2).random((9, 7, 3)).astype(dtype)
+    for c in range(3):
+        w = (color.OPPONENT_BASIS[c] / color.OPPONENT_SPAN[c]).astype(dtype)
+        expected = rgb[..., 0] * w[0]
+        expected += rgb[..., 1] * w[1]
+        expected += rgb[..., 2] * w[2]
+        expected -= dtype(color.OPPONENT_OFFSET[c] / color.OPPONENT_SPAN[c])
+        got = color.opponent_channel(rgb, c)
+        assert got.dtype == dtype and np.array_equal(got, expected)
+        assert np.array_equal(color.opponent_channel(da.from_array(rgb, chunks=(4, 7, 3)), c).compute(), expected)
