@@ -15,7 +15,9 @@ sees files or colour channels. One iteration:
    ``B`` the projection on the box ``[lo, hi]`` when clipping; momentum also
    restarts when the step went uphill along ``g`` (O'Donoghue and Candes,
    "Adaptive restart for accelerated gradient schemes", 2015);
-5. ``A x_new`` by one blur.
+5. ``A x_new`` by one blur; on the FFT engine, where the box held and
+   clipped no pixel, as ``A z - eta A d`` instead, ``A d`` read from the
+   preconditioner's spectrum by one inverse transform.
 
 With a box and a preconditioner, the pixels the box holds (at a bound, the
 gradient pushing outward) are left out of ``g`` before ``P`` and take no

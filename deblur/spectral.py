@@ -6,7 +6,10 @@ four image-sized temporaries per convolution. :class:`SpectralBuffer`
 transforms the rows in blocks straight into one persistent complex array,
 the columns in place, and the inverse back out in row blocks, so the only
 image-sized array is the buffer itself, which the FFT convolution engine and
-the Fourier preconditioner of a solve share (they run one after the other).
+the Fourier preconditioner of a solve share (they run one after the other),
+and a second one where a spectrum is kept for a second inverse (the
+preconditioned direction and its blur). :func:`kernel_spectrum` transforms a
+kernel on a grid.
 """
 
 import numpy as np
