@@ -621,6 +621,14 @@ def test_the_direction_blurred_by_linearity_takes_the_exact_path_with_fewer_tran
     assert linear.history["cost"][-1] == pytest.approx(expected, rel=1e-9)
 
 
+def test_blurs_by_linearity_do_not_drift_from_the_image_in_float32(monkeypatch):
+    """80 float32 steps with candidates blurred by linearity (and afresh every 16th): the reported
+    final cost is still the returned image's own, to float32 rounding."""
+    run, _, (kernel, y, reg, weight) = _fft_engine_run(monkeypatch, None, True, np.float32, iterations=80)
+    expected = naive.cost(run.x.astype(float), kernel, y, "valid", "hyper-laplacian", weight, reg.eps, reg.p)
+    assert run.history["cost"][-1] == pytest.approx(expected, rel=2e-5)
+
+
 def test_held_pixels_blur_the_candidate_afresh(monkeypatch):
     """A box that holds pixels: the step is not z - eta d there, so the candidates are blurred afresh."""
     linear, n_linear, _ = _fft_engine_run(monkeypatch, (0.3, 0.7), linear=True, iterations=10)
