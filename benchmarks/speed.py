@@ -18,6 +18,7 @@ Run ``python benchmarks/speed.py --help``.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -85,6 +86,30 @@ def measure_bandwidth(mib=256, repeat=5, threads=None):
 # ----------------------------------------------------------------------------
 # Cases
 # ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def counting_transforms():
+    """Count the solver's 2-D transforms (``deblur.spectral.SpectralBuffer``'s forward and inverse) while inside."""
+    from deblur import spectral
+
+    counts = {"forward": 0, "inverse": 0}
+    originals = {name: getattr(spectral.SpectralBuffer, name) for name in counts}
+
+    def counted(name):
+        def wrapper(self, *args, **kwargs):
+            counts[name] += 1
+            return originals[name](self, *args, **kwargs)
+
+        return wrapper
+
+    for name in counts:
+        setattr(spectral.SpectralBuffer, name, counted(name))
+    try:
+        yield counts
+    finally:
+        for name, function in originals.items():
+            setattr(spectral.SpectralBuffer, name, function)
 
 
 def speed_kernels(seed=0):
@@ -173,9 +198,11 @@ def main(argv=None):
         rec["deblur_seconds"] = statistics.median(deblur_times)
         rec["deblur_times"] = deblur_times
         rec["deblur_psnr"] = _cases.psnr(restored, reference)
-        t0 = time.perf_counter()
-        result = deblur.solve(observed, k)
-        rec["solve_seconds"] = time.perf_counter() - t0
+        with counting_transforms() as transforms:
+            t0 = time.perf_counter()
+            result = deblur.solve(observed, k)
+            rec["solve_seconds"] = time.perf_counter() - t0
+        rec["transforms"] = dict(transforms)
         elapsed = result.history["elapsed"]
         iters = max(int(result.iterations), 1)
         rec["iterations"] = int(result.iterations)
@@ -189,6 +216,7 @@ def main(argv=None):
         rec["bound_ms_per_mpix"] = 1e3 * bound_per_iter / mpix
         rec["effective_passes"] = rec["per_iter_seconds"] * bandwidth / (4 * args.size * args.size)
         rec["setup_seconds"] = rec["solve_seconds"] - solver_time
+        rec["transforms_per_iter"] = {name: n / iters for name, n in transforms.items()}
         if not args.no_skimage:
             rec["rl_seconds"] = statistics.median(rl_times)
             rec["rl_times"] = rl_times
@@ -197,7 +225,8 @@ def main(argv=None):
             rec["speedup"] = rec["rl_seconds"] / rec["deblur_seconds"]
         records.append(rec)
 
-    header = ["kernel", "deblur s", "(min)", "iters", "stop", "ms/iter/MP", "bound ms/iter/MP", "eff. passes", "PSNR"]
+    header = ["kernel", "deblur s", "(min)", "iters", "stop", "FFTs/iter", "ms/iter/MP", "bound ms/iter/MP",
+              "eff. passes", "PSNR"]
     if not args.no_skimage:
         header += [f"RL({args.rl_iter}) s", "(min)", "RL ms/iter/MP", "RL PSNR", "RL/deblur time"]
     rows = []
@@ -208,6 +237,7 @@ def main(argv=None):
             f"{min(r['deblur_times']):.2f}",
             str(r["iterations"]),
             r["stop_reason"],
+            "{forward:.1f}+{inverse:.1f}".format(**r["transforms_per_iter"]),
             f"{r['per_iter_ms_per_mpix']:.2f}",
             f"{r['bound_ms_per_mpix']:.2f}",
             f"{r['effective_passes']:.1f}",
@@ -234,7 +264,7 @@ def main(argv=None):
     print(
         f"bandwidth bound: {args.passes:g} float32 passes per iteration x {mpix:.2f} MP x 4 B / bandwidth "
         f"= {1e3 * bound_per_iter:.1f} ms per iteration; 'eff. passes' = measured iteration time x bandwidth / "
-        "(4 B x pixels)"
+        "(4 B x pixels); 'FFTs/iter': the solve's forward + inverse 2-D transforms (set-up included) per iteration"
     )
     if args.json:
         out = {
