@@ -268,6 +268,8 @@ class GradientDescent(ObjectiveMixin, StepSearchMixin, StoppingMixin):
 
     def release(self):
         """Free the work arrays (all but the current iterate); the solver cannot step after this."""
+        if self._Ad is not None:  # and the spectrum kept for it, in the operator's buffer
+            self.problem.operator.spectral_buffer.drop_kept()
         self.x_prev = self.g = self.d = self.Ax = self.Ax_prev = self._active = self._best = self._Ad = None
         self._pool = [self.x]
 

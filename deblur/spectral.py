@@ -111,6 +111,10 @@ class SpectralBuffer:
         np.copyto(self._spare, self._array)
         return self._spare
 
+    def drop_kept(self):
+        """Free the array :meth:`keep` copies into (allocated again on the next use)."""
+        self._spare = None
+
     def inverse(self, out, row_shift=0, col_shift=0, spectrum=None):
         """Inverse transform of the buffer (or of ``spectrum``, kept by :meth:`keep`) into ``out``; consumes it.
 

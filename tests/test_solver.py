@@ -617,6 +617,9 @@ def test_the_direction_blurred_by_linearity_takes_the_exact_path_with_fewer_tran
     np.testing.assert_allclose(linear.history["cost"], exact.history["cost"], rtol=1e-9)
     np.testing.assert_allclose(linear.x, exact.x, atol=1e-9)
     assert n_linear <= n_exact - 20
+    assert linear.problem.operator.spectral_buffer._spare is not None
+    linear.release()  # the kept spectrum goes with the work arrays
+    assert linear.problem.operator.spectral_buffer._spare is None
     expected = naive.cost(linear.x, kernel, y, "valid", "hyper-laplacian", weight, reg.eps, reg.p)
     assert linear.history["cost"][-1] == pytest.approx(expected, rel=1e-9)
 
