@@ -24,7 +24,7 @@ cases where the blind output is worse than its input (the key number: it must be
 0), the median gap to the true-kernel restore (overall and on kernels >= 41 px:
 target <= 3 dB), the share of cases within 3 dB of it, and the worst cases.
 
-    python benchmarks/blind_scenes.py                      # 60 cases, ~10-20 min on 2 cores
+    python benchmarks/blind_scenes.py                      # 70 cases, ~10-20 min on 2 cores
     python benchmarks/blind_scenes.py --limit 4            # one case of each kernel family
     python benchmarks/blind_scenes.py --kinds text,night --kernels lai,delta
     python benchmarks/blind_scenes.py --json benchmarks/results/blind_scenes.json --option iterations=8
@@ -161,6 +161,30 @@ def _defocus():
     return 0.15 + 0.55 * g + 0.25 * ramp
 
 
+def _motorcycle():
+    """scikit-image's ``stereo_motorcycle`` left view (500 x 741 RGB): a man-made scene at a larger frame."""
+    from skimage import data
+
+    return np.asarray(data.stereo_motorcycle()[0], dtype=np.float64) / 255.0
+
+
+def _enlarged(name, factor):
+    """A bundled photo enlarged by ``factor`` (bicubic): a 0.5-0.8 MP frame, where Lai's 75 px shake is 10-14 % of the side.
+
+    Softer than a real photo of that size (its finest detail is that of the
+    original); what it tests is the blur's length against the frame, as in the
+    0.7 MP photos users bring.
+    """
+
+    def build():
+        from skimage.transform import rescale
+
+        image = _cases.load_image(name)
+        return np.clip(rescale(image, factor, order=3, channel_axis=-1 if image.ndim == 3 else None, anti_aliasing=False), 0.0, 1.0)
+
+    return build
+
+
 # name -> (kind, builder); colour when the builder returns (H, W, 3)
 SCENES = {
     "camera": ("man-made", lambda: _cases.load_image("camera")),
@@ -177,6 +201,11 @@ SCENES = {
     "stars": ("night", _stars),
     "smooth": ("smooth", _smooth),
     "defocus": ("defocus", _defocus),
+    "motorcycle": ("man-made", _motorcycle),
+    "rocket": ("man-made", lambda: _cases.load_image("rocket")),
+    "coffee-big": ("objects", _enlarged("coffee", 1.6)),
+    "chelsea-big": ("animal", _enlarged("chelsea", 2.0)),
+    "astronaut-big": ("face", _enlarged("astronaut", 1.6)),
 }
 
 _scene_cache = {}
@@ -246,14 +275,16 @@ class Spec:
 
 
 def _specs():
-    """The 60 cases, chosen so that every scene meets small, medium and large kernels.
+    """The 70 cases, chosen so that every scene meets small, medium and large kernels.
 
     - delta (7): camera, astronaut, brick, document, night, smooth, moon -- and coffee as JPEG;
     - defocus (2): a Gaussian of sigma 6 (37 px) on the defocus scene, also as JPEG;
     - Levin's 8 kernels, 2 scenes each (16), two of them on a 256 px frame (the size of Levin's benchmark);
     - random shakes 15/31/45 px, 4 scenes each (12);
     - Lai's 31/51/55/75 px, 4 scenes each (16);
-    - JPEG (quality 90) round-trips of 6 blurred cases + the sharp coffee (7).
+    - JPEG (quality 90) round-trips of 6 blurred cases + the sharp coffee (7);
+    - larger frames (10): Lai's 51-75 px shakes on 0.3-0.8 MP scenes (two native, three enlarged
+      photos), and a 15 and a 31 px kernel on them as controls.
     """
     delta = [Spec(s, "delta") for s in ("camera", "astronaut", "brick", "document", "night", "smooth", "moon")]
     levin_pairs = {
@@ -294,8 +325,22 @@ def _specs():
         Spec("brick", "levin2", jpeg=True),
     ]
     defocus = [Spec("defocus", "gauss6"), Spec("defocus", "gauss6", jpeg=True)]
+    # larger frames (0.3-0.8 MP), where the automatic support (12 % of the shorter side) is 51-75 px
+    # and Lai's shakes are as long as it or longer; two small kernels as controls
+    wide = [
+        Spec("motorcycle", "lai4"),
+        Spec("rocket", "lai3"),
+        Spec("coffee-big", "lai4"),
+        Spec("chelsea-big", "lai4"),
+        Spec("astronaut-big", "lai4"),
+        Spec("motorcycle", "lai3"),
+        Spec("rocket", "lai4"),
+        Spec("astronaut-big", "lai2"),
+        Spec("motorcycle", "levin3"),
+        Spec("coffee-big", "shake31"),
+    ]
     # round robin over the groups, so that --limit N samples every family
-    groups = [delta, levin, shakes, lai, jpeg, defocus]
+    groups = [delta, levin, shakes, lai, jpeg, defocus, wide]
     out = []
     for i in range(max(len(g) for g in groups)):
         out.extend(g[i] for g in groups if i < len(g))

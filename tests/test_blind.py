@@ -372,6 +372,84 @@ def test_without_growth_the_cut_kernel_is_not_used(rng):
     assert record.status == "fallback" and k.shape == (3, 3)
 
 
+class _Supports:
+    """A stand-in for ``estimate_kernel``: the kernel found on each support, and whether it touches it.
+
+    ``spans`` maps a start support to ``(span, touches)``: the returned kernel is a
+    horizontal line of ``span`` taps on that support (``-span``: ``span // 2`` separate
+    dots along it, strokes of a texture), so the decisions of the growth can be
+    checked without running an estimation.
+    """
+
+    def __init__(self, spans):
+        self.spans, self.calls = spans, []
+
+    def __call__(self, y, size, opts, weights=None, start_support=None):
+        support = start_support or 31
+        self.calls.append(support)
+        span, touches = self.spans[support]
+        k = np.zeros((support, support))
+        c = support // 2
+        k[c, c - abs(span) // 2 : c + abs(span) // 2 + 1 : 1 if span > 0 else 2] = 1.0
+        k /= k.sum()
+        record = EstimationRecord()
+        record.start_support, record.touches, record.elapsed, record.message = support, touches, 0.0, "estimated"
+        record.start = "delta"
+        return k, record
+
+
+@pytest.mark.parametrize(
+    "spans, kept",
+    [
+        ({31: (21, False), 47: (23, False)}, 31),  # the kernel fits the first support: kept
+        ({31: (29, False), 47: (41, False)}, 47),  # folded into the first support: the larger one is kept
+        ({31: (29, False), 47: (45, True), 71: (41, False)}, 71),  # cut on the larger, settles on the next
+        ({31: (29, False), 47: (47, True), 71: (69, True)}, 31),  # grows with its support (texture): the first stands
+        ({31: (29, False), 47: (47, True), 71: (61, False)}, 31),  # settles only beyond the larger support: the first stands
+        ({31: (29, False), 47: (-41, False)}, 31),  # strokes on the larger support (texture): the first stands
+        ({31: (-29, False)}, 31),  # strokes already: not probed (it falls back)
+    ],
+)
+def test_a_kernel_that_does_not_touch_is_checked_on_a_larger_support(monkeypatch, spans, kept):
+    """A long shake can fold into a short kernel clear of the edge; a larger support tells, and only a settled kernel is taken."""
+    from deblur import blind
+    from deblur.blind.config import BlindOptions
+
+    fake = _Supports(spans)
+    monkeypatch.setattr(blind, "estimate_kernel", fake)
+    monkeypatch.setattr(blind, "_explains_as_well", lambda *args: True)  # tested below, on a photo
+    k, record = blind._estimate_growing(np.zeros((300, 300)), None, BlindOptions(), None)
+    assert record.start_support == kept and k.shape[0] == kept
+    assert fake.calls == sorted(spans)
+    assert [g["support"] for g in record.growths] == sorted(spans)
+    if kept == 31:
+        assert ("the first" in record.message) == (len(spans) > 1) and "grown" not in record.message
+    else:
+        assert f"support grown {' -> '.join(str(s) for s in sorted(spans))} px" in record.message
+
+
+def test_a_larger_kernel_is_taken_only_if_it_explains_the_spectrum_about_as_well(rng):
+    """The whole path over a folded (shorter) one: taken; a path twice too long over the right one: refused."""
+    from deblur.blind import _explains_as_well
+
+    true = psf.motion(21, 30)
+    y = blur(camera_crop(), true, 0.005, rng)
+    assert _explains_as_well(y, true, psf.motion(13, 30), None)  # measured gains 0.43-0.45 vs 0.28-0.32
+    assert not _explains_as_well(y, psf.motion(41, 30), true, None)  # 0.15-0.18 vs 0.43-0.45
+
+
+def test_the_support_probe_can_be_switched_off(monkeypatch):
+    from deblur import blind
+    from deblur.blind.config import BlindOptions
+
+    fake = _Supports({31: (29, False), 47: (41, False)})
+    monkeypatch.setattr(blind, "estimate_kernel", fake)
+    k, record = blind._estimate_growing(np.zeros((300, 300)), None, BlindOptions(probe_support=False), None)
+    assert fake.calls == [31] and k.shape[0] == 31 and len(record.growths) == 1
+    k, record = blind._estimate_growing(np.zeros((300, 300)), 31, BlindOptions(), None)  # a given size is never grown
+    assert fake.calls == [31, 31]
+
+
 def test_noise_spread_over_the_support_is_not_used(rng):
     """Pure texture with no blur information at the scale of the support: a fallback with its reason, confidence 0."""
     from deblur.blind import BlindEstimationWarning

@@ -66,7 +66,10 @@ class BlindOptions:
         that still touches its support's edge at the finest level is estimated again on
         a support ``grow_factor`` times larger, at most ``grow_steps`` times and up to
         ``max_grown`` px (and a third of the shorter side); one that touches the largest
-        support is not used (``grow_steps=0``: no growth).
+        support is not used (``grow_steps=0``: no growth). ``probe_support``: a kernel
+        that does not touch is estimated once more on the larger support, which is kept
+        when the kernel found there does not fit the first (a long shake folded into a
+        short kernel).
     Robustness
         ``saturation``: pixels at or above this value (in [0, 1] units) are clipped
         highlights, left out of the data term (``None`` disables it);
@@ -113,6 +116,7 @@ class BlindOptions:
     grow_factor: float = 1.5
     grow_steps: int = 2
     max_grown: int = 151
+    probe_support: bool = True
     saturation: float = 0.98
     spectral_check: bool = True
     min_structure: float = 8.0

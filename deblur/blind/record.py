@@ -76,8 +76,9 @@ class EstimationRecord:
     start_support : int
         Side of the support the kept run started from (automatic, grown, or given).
     growths : list of dict
-        The automatic support's growth: one entry per run (``support``,
-        ``touches``, ``size``), the last one kept.
+        The automatic support's growth and its check on a larger support: one
+        entry per run, in the order run (``support``, ``touches``, ``size``); the
+        run kept is the one whose ``support`` is ``start_support``.
     spectrum_gain : float
         The spectrum check: log-likelihood per frequency of the photo's power
         spectrum under the kernel, over no blur (<= 0: not used; see
