@@ -187,7 +187,7 @@ def prepare(image, psf, options=None, *, channel_axis=None, reference=None, call
     if opponent:
         rgb = to_float(channels_last, dtype)
         # the box of clip=True, per RGB channel: the opponent channels' own boxes are looser
-        rgb_box = (np.minimum(0.0, rgb.min(axis=(0, 1))), np.maximum(1.0, rgb.max(axis=(0, 1))))
+        rgb_box = (np.minimum(0.0, color_module.channel_extreme(rgb, np.min)), np.maximum(1.0, color_module.channel_extreme(rgb, np.max)))
         if ref is not None:
             ref = color_module.rgb_to_opponent(ref)
     model_factor = 1.0

@@ -93,3 +93,11 @@ def test_opponent_channel_in_blocks_on_threads_is_the_whole_array_formula_to_the
         got = color.opponent_channel(rgb, c)
         assert got.dtype == dtype and np.array_equal(got, expected)
         assert np.array_equal(color.opponent_channel(da.from_array(rgb, chunks=(4, 7, 3)), c).compute(), expected)
+
+
+@pytest.mark.parametrize("shape", [(61, 47, 3), (1, 1, 3), (2, 1024, 3), (33, 1025, 3)])
+def test_channel_extreme_is_numpys_reduction_over_the_pixels(rng, shape):
+    """By contiguous rows of pixels; the same values as ``reduce(rgb, axis=(0, 1))``, a partial last row included."""
+    rgb = (3 * rng.random(shape) - 1).astype(np.float32)
+    for reduce in (np.min, np.max):
+        assert np.array_equal(color.channel_extreme(rgb, reduce), reduce(rgb, axis=(0, 1)))
