@@ -372,6 +372,17 @@ def test_without_growth_the_cut_kernel_is_not_used(rng):
     assert record.status == "fallback" and k.shape == (3, 3)
 
 
+def test_a_photo_gives_the_same_kernel_however_it_is_passed(rng):
+    """uint8, float32 or float64 of the same 8-bit photo: one luminance, one kernel (the CLI passes float32)."""
+    y8 = np.round(blur(camera_crop(), psf.motion(9, 30), 0.005, rng) * 255).astype(np.uint8)
+    as_float32 = (y8 / 255.0).astype(np.float32)
+    assert np.array_equal(luminance(y8), luminance(y8 / 255.0))
+    assert np.array_equal(luminance(y8), luminance(as_float32))
+    k64, _ = estimate(y8 / 255.0, starts="horizontal", probe_support=False)
+    k32, _ = estimate(as_float32, starts="horizontal", probe_support=False)
+    assert np.array_equal(k64, k32)
+
+
 class _Supports:
     """A stand-in for ``estimate_kernel``: the kernel found on each support, and whether it touches it.
 

@@ -37,7 +37,6 @@ whether the estimation fell back to a delta. :func:`clipped_mask` gives the
 data-term weights that drop saturated pixels.
 """
 
-import dataclasses
 import math
 import numbers
 import warnings
@@ -81,9 +80,13 @@ class BlindEstimationWarning(DeblurWarning):
 def luminance(image, channel_axis=None):
     """2-D float64 luminance in [0, 1] of a gray or colour image (uint8/uint16/float).
 
-    Validated as :func:`deblur.restore` validates its input (the same errors).
+    Validated as :func:`deblur.restore` validates its input (the same errors), and
+    taken in the restore's working precision (float32) first, so that a photo
+    gives the same kernel however it is passed (uint8, float32 or float64): the
+    estimation is a non-convex descent whose restarts can end within 0.2 % of
+    each other, and rounding differences of 1e-8 changed the pick.
     """
-    img = to_float(check_image(image, channel_axis), np.dtype(np.float64))  # channels last
+    img = to_float(to_float(check_image(image, channel_axis), np.dtype(np.float32)), np.dtype(np.float64))  # channels last
     n = img.shape[-1]
     if n == 1:
         out = img[..., 0]
@@ -91,7 +94,8 @@ def luminance(image, channel_axis=None):
         out = img[..., :3] @ np.asarray(LUMA)
     else:
         out = img.mean(axis=-1)
-    return np.ascontiguousarray(out, dtype=np.float64)
+    # float32 values again (held in float64): the luminance of a luminance is itself
+    return np.ascontiguousarray(out.astype(np.float32), dtype=np.float64)
 
 
 def parse_spec(spec):
@@ -284,11 +288,11 @@ def _estimate_growing(y, size, opts, mask):
     growths = [{"support": record.start_support, "touches": bool(record.touches), "size": int(kernel.shape[0])}]
     cap = min(opts.max_grown, odd(min(y.shape) // 3))
 
-    def grow(record, run_opts=opts):
+    def grow(record):
         support = min(cap, odd(opts.grow_factor * record.start_support))
         if support <= record.start_support:
             return None
-        k, r = estimate_kernel(y, None, run_opts, weights=mask, start_support=support)
+        k, r = estimate_kernel(y, None, opts, weights=mask, start_support=support)
         r.elapsed += record.elapsed
         growths.append({"support": support, "touches": bool(r.touches), "size": int(k.shape[0])})
         return k, r
@@ -304,13 +308,11 @@ def _estimate_growing(y, size, opts, mask):
                 break
     elif size is None and opts.probe_support and opts.grow_steps > 0 and kernel_plausible(kernel)[0]:
         first, first_record = kernel, record
-        # the check runs from the first estimate's best start only: half the time of all three
-        one_start = dataclasses.replace(opts, starts=record.start)
-        probe = grow(record, one_start)
+        probe = grow(record)
         if probe is not None and _span(probe[0]) > first_record.start_support:
             kernel, record = probe
             if record.touches and opts.grow_steps > 1:
-                again = grow(record, one_start)
+                again = grow(record)
                 if again is not None and not again[1].touches and _span(again[0]) <= record.start_support:
                     kernel, record = again
             if record.touches or not kernel_plausible(kernel)[0]:
