@@ -419,6 +419,7 @@ class _Supports:
         ({31: (29, False), 47: (47, True), 71: (61, False)}, 31),  # settles only beyond the larger support: the first stands
         ({31: (29, False), 47: (-41, False)}, 31),  # strokes on the larger support (texture): the first stands
         ({31: (-29, False)}, 31),  # strokes already: not probed (it falls back)
+        ({31: (13, False)}, 31),  # spans less than half its support (room it did not use): not probed
     ],
 )
 def test_a_kernel_that_does_not_touch_is_checked_on_a_larger_support(monkeypatch, spans, kept):
