@@ -424,13 +424,13 @@ class _Supports:
 )
 def test_a_kernel_that_does_not_touch_is_checked_on_a_larger_support(monkeypatch, spans, kept):
     """A long shake can fold into a short kernel clear of the edge; a larger support tells, and only a settled kernel is taken."""
-    from deblur import blind
+    from deblur.blind import growth
     from deblur.blind.config import BlindOptions
 
     fake = _Supports(spans)
-    monkeypatch.setattr(blind, "estimate_kernel", fake)
-    monkeypatch.setattr(blind, "_explains_as_well", lambda *args: True)  # tested below, on a photo
-    k, record = blind._estimate_growing(np.zeros((300, 300)), None, BlindOptions(), None)
+    monkeypatch.setattr(growth, "estimate_kernel", fake)
+    monkeypatch.setattr(growth, "_explains_as_well", lambda *args: True)  # tested below, on a photo
+    k, record = growth.estimate_growing(np.zeros((300, 300)), None, BlindOptions(), None)
     assert record.start_support == kept and k.shape[0] == kept
     assert fake.calls == sorted(spans)
     assert [g["support"] for g in record.growths] == sorted(spans)
@@ -442,7 +442,7 @@ def test_a_kernel_that_does_not_touch_is_checked_on_a_larger_support(monkeypatch
 
 def test_a_larger_kernel_is_taken_only_if_it_explains_the_spectrum_about_as_well(rng):
     """The whole path over a folded (shorter) one: taken; a path twice too long over the right one: refused."""
-    from deblur.blind import _explains_as_well
+    from deblur.blind.growth import _explains_as_well
 
     true = psf.motion(21, 30)
     y = blur(camera_crop(), true, 0.005, rng)
@@ -451,14 +451,14 @@ def test_a_larger_kernel_is_taken_only_if_it_explains_the_spectrum_about_as_well
 
 
 def test_the_support_probe_can_be_switched_off(monkeypatch):
-    from deblur import blind
+    from deblur.blind import growth
     from deblur.blind.config import BlindOptions
 
     fake = _Supports({31: (29, False), 47: (41, False)})
-    monkeypatch.setattr(blind, "estimate_kernel", fake)
-    k, record = blind._estimate_growing(np.zeros((300, 300)), None, BlindOptions(probe_support=False), None)
+    monkeypatch.setattr(growth, "estimate_kernel", fake)
+    k, record = growth.estimate_growing(np.zeros((300, 300)), None, BlindOptions(probe_support=False), None)
     assert fake.calls == [31] and k.shape[0] == 31 and len(record.growths) == 1
-    k, record = blind._estimate_growing(np.zeros((300, 300)), 31, BlindOptions(), None)  # a given size is never grown
+    k, record = growth.estimate_growing(np.zeros((300, 300)), 31, BlindOptions(), None)  # a given size is never grown
     assert fake.calls == [31, 31]
 
 
