@@ -48,6 +48,7 @@ def estimate_growing(y, size, opts, mask):
         return k, r
 
     note = ""
+    adopted = False  # the probe's larger support kept
     if size is None and record.touches:
         for _ in range(opts.grow_steps):
             grown = grow(record)
@@ -59,31 +60,39 @@ def estimate_growing(y, size, opts, mask):
     elif size is None and opts.probe_support and opts.grow_steps > 0 and _fills_half(kernel, record) and kernel_plausible(kernel)[0]:
         first, first_record = kernel, record
         probe = grow(record)
-        if probe is not None and _span(probe[0]) > first_record.start_support:
+        if probe is None:
+            pass
+        elif _span(probe[0]) <= first_record.start_support:
+            first_record.elapsed = probe[1].elapsed
+            note = f"; checked on a {growths[1]['support']} px support: the kernel fits the first"
+        else:
             kernel, record = probe
             if record.touches and opts.grow_steps > 1:
                 again = grow(record)
                 if again is not None and not again[1].touches and _span(again[0]) <= record.start_support:
                     kernel, record = again
-            if record.touches or not kernel_plausible(kernel)[0]:
-                # it keeps growing with its support, or breaks into strokes there: the scene's texture
+            refusal = _refusal(y, kernel, record, first, mask)
+            if refusal:
                 first_record.elapsed = record.elapsed
-                kernel, record = first, first_record
-                note = "; on larger supports the kernel grew with the support or broke up (texture), the first kept"
-            elif not _explains_as_well(y, kernel, first, mask):
-                first_record.elapsed = record.elapsed
-                kernel, record = first, first_record
-                note = "; the kernel found on a larger support explains the photo's power spectrum far worse, the first kept"
+                kernel, record, note = first, first_record, refusal
             else:
+                adopted = True
                 note = f"; the kernel found on a {growths[1]['support']} px support did not fit the first {growths[0]['support']} px"
-        elif probe is not None:
-            first_record.elapsed = probe[1].elapsed
-            note = f"; checked on a {growths[1]['support']} px support: the kernel fits the first"
     record.growths = growths
     record.message += note
-    if record.touches or (note and "did not fit" in note):
+    if record.touches or adopted:
         record.message += f"; support grown {' -> '.join(str(g['support']) for g in growths)} px"
     return kernel, record
+
+
+def _refusal(y, larger, record, first, mask):
+    """Why the larger support's kernel is not taken over ``first`` (a note for the message), or ``""``."""
+    if record.touches or not kernel_plausible(larger)[0]:
+        # it keeps growing with its support, or breaks into strokes there: the scene's texture
+        return "; on larger supports the kernel grew with the support or broke up (texture), the first kept"
+    if not _explains_as_well(y, larger, first, mask):
+        return "; the kernel found on a larger support explains the photo's power spectrum far worse, the first kept"
+    return ""
 
 
 def _explains_as_well(y, larger, first, mask, share=0.5):
