@@ -20,7 +20,8 @@ import numpy as np
 
 from . import color as color_module
 from . import psf as psf_module
-from .channels import restored_without_harm
+from .blind.outliers import restore_mask
+from .channels import UNCHANGED, restored_without_harm
 from .errors import ArgumentError, ArgumentTypeError, InputError
 from .images import check_image, from_float, to_float
 from .operators import BlurOperator
@@ -72,22 +73,11 @@ def _resolve_psf(psf, channels_last):
         image = channels_last[..., 0] if gray else channels_last
         kernel, record = blind.estimate(image, size, channel_axis=None if gray else -1)
         if getattr(record, "status", None) == "fallback":
+            # the restore returns the photo as it was, not a restore with a delta (channels._unchanged)
+            record.message = f"could not estimate the blur: {record.reason}; {UNCHANGED}"
             warnings.warn(record.message, blind.BlindEstimationWarning, stacklevel=4)
         return kernel, record
     return resolve_kernel(psf, channels_last.shape[:2]), None
-
-
-# A restore treats as clipped only what reached the white level (the last 8-bit code,
-# give or take rounding); the estimation's looser 0.98 would also censor a white page's
-# noise, whose upper half would then pull the page brighter.
-CLIPPED_LEVEL = 1.0 - 1.0 / 255.0
-
-
-def _clipped_mask(channels_last):
-    """True where a pixel is fitted as observed: not a clipped highlight (nor next to one)."""
-    from .blind.outliers import clipped_mask
-
-    return np.ascontiguousarray(clipped_mask(to_float(channels_last, np.dtype(np.float32)), CLIPPED_LEVEL) > 0)
 
 
 @dataclass
@@ -117,6 +107,8 @@ class Plan:
     reference: object
     callback: object
     chroma: object = None
+    source: object = None  # the image as passed: what an unchanged restore returns
+    unchanged: bool = False  # set by the run: the estimate was not used, the photo is returned as it was
 
     @property
     def luma(self):
@@ -161,7 +153,7 @@ def prepare(image, psf, options=None, *, channel_axis=None, reference=None, call
     # an estimation that found no blur leaves nothing for the clipped model to explain
     estimated = estimation is not None and estimation.ok
     clipped = options.clipped
-    data_mask = _clipped_mask(channels_last) if clipped == "ignore" or (clipped == "auto" and estimated) else None
+    data_mask = restore_mask(channels_last) if clipped == "ignore" or (clipped == "auto" and estimated) else None
     if data_mask is not None and data_mask.all():
         data_mask = None
     with _arguments():
@@ -197,7 +189,7 @@ def prepare(image, psf, options=None, *, channel_axis=None, reference=None, call
         image=channels_last, input_dtype=np.asarray(image).dtype, channel_axis=channel_axis, kernel=kernel,
         estimation=estimation, options=options, solver_options=solver_options, regularizer=reg, dtype=dtype,
         operator=operator, opponent=opponent, rgb=rgb, rgb_box=rgb_box, data_mask=data_mask,
-        model_factor=model_factor, reference=ref, callback=callback, chroma=chroma,
+        model_factor=model_factor, reference=ref, callback=callback, chroma=chroma, source=np.asarray(image),
     )
 
 
@@ -220,6 +212,9 @@ def solve_plan(plan):
     else:
         out = np.moveaxis(out, -1, plan.channel_axis)
     out = from_float(out, plan.input_dtype)
+    if plan.unchanged:
+        out = np.array(plan.source, copy=True)
+        reasons = ("unchanged",)
     single = plan.channel_axis is None or luma  # one channel solved: one weight
     mask = plan.data_mask
     space = "luma" if luma else "opponent" if plan.opponent else "rgb"

@@ -6,7 +6,7 @@ a grid twice as coarse (:mod:`deblur.coarse`), then the descent. The tiled
 restore reaches this through :func:`deblur.api.solve_plan` too, once per
 channel of each tile. With an estimated kernel the output is checked
 (:func:`restored_without_harm`) and, when it damaged the photo, replaced by the
-restore with no blur.
+photo as it was; so is the output of an estimation that fell back.
 """
 
 import math
@@ -147,17 +147,18 @@ def _check_region(shape, crop, max_pixels=2_000_000):
 
 
 def restored_without_harm(plan):
-    """The solver's output; when the estimated kernel's restore damaged the photo, the restore with no blur.
+    """The solver's output; the photo as it was when the estimation fell back or the estimated kernel's restore damaged it.
 
     Damage: ringing or amplified noise on the photo's flat half (:mod:`deblur.blind.harm`).
     The fallback is said as the estimation's own fallbacks are (record, warning).
     """
+    if plan.estimation is not None and plan.estimation.status == "fallback":
+        return _unchanged(plan)
     out, runs = _solve_channels(plan)
     if plan.estimation is None or not plan.estimation.ok:
         return out, runs
     from .blind import BlindEstimationWarning, luminance
     from .blind.harm import MAX_FLAT_DETAIL_GAIN, flat_detail_gain
-    from .blind.support import delta
 
     rows, cols = _check_region(plan.image.shape[:2], plan.estimation.crop)
     restored = out[rows, cols]
@@ -172,9 +173,30 @@ def restored_without_harm(plan):
            f"x{gain:.1f} relative to the edges, > {MAX_FLAT_DETAIL_GAIN:g})")
     record = plan.estimation
     record.status, record.confidence, record.reason, record.size = "fallback", 0.0, why, 3
-    record.message = f"could not use the estimated blur: {why}; using no blur (a delta kernel) instead"
+    record.message = f"could not use the estimated blur: {why}; {UNCHANGED}"
     warnings.warn(record.message, BlindEstimationWarning, stacklevel=5)
+    del out, restored
+    return _unchanged(plan)
+
+
+# How a restore says it returned the photo as it was (the record's message ends so).
+UNCHANGED = "the photo is left as it was (no blur removed)"
+
+
+def _unchanged(plan):
+    """The photo as it was, for an estimate that was not used: the mildest result (issue 11: do no harm).
+
+    Run as a restore of no iterations with no blur, so the record, the history and
+    the plot read as any other; :func:`deblur.api.solve_plan` then returns the input
+    itself (``plan.unchanged``). Denoising instead, at the automatic weight, lost up
+    to 0.007 dB on textured scenes (``benchmarks/blind_scenes.py``), gains nothing
+    visible on a blurred photo, and is a guess no check confirms.
+    """
+    from .blind.support import delta
+
     plan.kernel = delta(3)
     plan.operator = BlurOperator(plan.kernel, plan.image.shape[:2], plan.options.boundary, plan.dtype)
     plan.model_factor, plan.data_mask = 1.0, None
+    plan.solver_options = Options(**{**plan.solver_options.__dict__, "max_num_iter": 0})
+    plan.unchanged = True
     return _solve_channels(plan)

@@ -171,7 +171,9 @@ def convergence_figure(history, *, events=(), title=None, settings=None, weight=
     outcome = []
     if len(it):
         outcome.append(f"{int(it.max())} iterations")
-    if stop_reason:
+    if stop_reason == "unchanged":
+        outcome.append("left as it was: no usable blur estimate")
+    elif stop_reason:
         outcome.append(f"stopped by {stop_reason}")
     if final is not None:
         outcome.append(f"final cost {final:.4g}")

@@ -46,6 +46,7 @@ STOP_WORDS = {
     "time_limit": "reached the time limit",
     "callback": "stopped",
     "step_underflow": "stopped: the step shrank to nothing after repeated back-offs",
+    "unchanged": "left as it was (no usable blur estimate)",
 }
 CONVERGED = ("tol", "gtol")
 

@@ -152,7 +152,8 @@ class SolveResult:
         elapsed seconds, and PSNR/SSIM when a reference was given.
     stop_reason : str
         One of ``"max_iter"``, ``"tol"``, ``"gtol"``, ``"time_limit"``,
-        ``"callback"``, ``"step_underflow"``.
+        ``"callback"``, ``"step_underflow"``; ``"unchanged"`` when a blind estimate
+        was not used and the image is returned as it was (no iterations).
     iterations : int
         Completed iterations (the largest over channels).
     events : list of BackoffEvent

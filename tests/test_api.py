@@ -390,14 +390,34 @@ def test_a_bad_option_fails_before_any_work():
     assert calls == []
 
 
-def test_blind_fallback_warns_and_restores_nothing():
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+def test_blind_fallback_warns_and_returns_the_photo_as_it_was(dtype):
+    """No estimate to trust: the output is the input itself (not a denoised copy), and the record says so."""
     from deblur.blind import BlindEstimationWarning
+    from deblur.images import from_float
 
-    noise = np.random.default_rng(0).random((64, 64))
-    with pytest.warns(BlindEstimationWarning, match="could not estimate"):
-        result = deblur.solve(noise, "estimate", max_num_iter=2)
+    noise = from_float(np.random.default_rng(0).random((64, 64, 3)), np.dtype(dtype))
+    with pytest.warns(BlindEstimationWarning, match="could not estimate.*left as it was"):
+        result = deblur.solve(noise, "estimate", channel_axis=-1)
     assert result.psf_estimation.status == "fallback"
+    assert "left as it was" in result.psf_estimation.message
     assert np.count_nonzero(result.psf) == 1  # a delta: nothing invented
+    assert result.image.dtype == noise.dtype and np.array_equal(result.image, noise)
+    assert result.iterations == 0 and len(result.history) == 1  # the record and the plot read as any run's
+    assert result.stop_reason == "unchanged"
+    result.image[0, 0, 0] = 0  # a copy: the caller's array is not handed back to be changed
+    assert noise[0, 0, 0] != 0 or noise.dtype != np.uint8
+
+
+def test_a_sharp_photo_is_still_denoised():
+    """'No blur detected' is a finding, not a failure: that photo is restored with no blur (denoised)."""
+    from skimage import data
+
+    sharp = data.camera()[100:260, 150:310] / 255.0
+    noisy = np.clip(sharp + 0.02 * np.random.default_rng(1).standard_normal(sharp.shape), 0, 1)
+    result = deblur.solve(noisy, "estimate")
+    assert result.psf_estimation.status == "sharp" and result.iterations > 0
+    assert np.mean((result.image - sharp) ** 2) < 0.8 * np.mean((noisy - sharp) ** 2)  # 0.74 measured
 
 
 # --- color_space='luma' -------------------------------------------------------------------------

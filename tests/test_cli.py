@@ -118,7 +118,9 @@ def test_estimation_fallback_is_said_once_and_is_no_warning(runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stderr.count("could not estimate the blur") == 1
     assert "note: PSF estimation: could not estimate the blur: the image has no edges" in result.stderr
+    assert "left as it was" in result.stderr
     assert "warning" not in result.stderr.lower()
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), np.asarray(Image.open(path)))
 
 
 def test_missing_psf_estimates_it_and_says_so(runner, tmp_path):

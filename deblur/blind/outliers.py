@@ -9,7 +9,14 @@ around lights.
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["clipped_mask"]
+from ..images import to_float
+
+__all__ = ["clipped_mask", "restore_mask", "CLIPPED_LEVEL"]
+
+# A restore treats as clipped only what reached the white level (the last 8-bit code,
+# give or take rounding); the estimation's looser 0.98 would also censor a white page's
+# noise, whose upper half would then pull the page brighter.
+CLIPPED_LEVEL = 1.0 - 1.0 / 255.0
 
 
 def clipped_mask(image, threshold=0.98, dilate=1):
@@ -40,3 +47,8 @@ def clipped_mask(image, threshold=0.98, dilate=1):
     if dilate > 0 and clipped.any():
         clipped = ndimage.binary_dilation(clipped, structure=np.ones((3, 3)), iterations=int(dilate))
     return (~clipped).astype(np.float64)
+
+
+def restore_mask(channels_last):
+    """The restore's data mask: True where a pixel is fitted as observed, not a clipped highlight (nor next to one)."""
+    return np.ascontiguousarray(clipped_mask(to_float(channels_last, np.dtype(np.float32)), CLIPPED_LEVEL) > 0)

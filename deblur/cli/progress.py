@@ -67,6 +67,7 @@ def _stop_words(result, options):
         "time_limit": f"reached --time-limit {limit:g} s" if limit else "reached the time limit",
         "callback": "stopped",
         "step_underflow": "stopped: the step shrank to nothing after repeated back-offs",
+        "unchanged": "left as it was (no usable blur estimate)",
     }.get(reason, f"stopped ({reason})")
 
 
