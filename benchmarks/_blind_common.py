@@ -234,14 +234,14 @@ def blind_solve(image, channel_axis=None, size=None, **options):
 
 
 def record_fields(record):
-    """The blind record's verdict as plain values: status, confidence, reason, message, elapsed, support, touches.
+    """The blind record's verdict as plain values: status, confidence, reason, message, elapsed, support, touches, starts.
 
     ``confidence`` and ``reason`` are read with ``getattr`` (None / '' where the
     record has no such field), so the benchmarks run on records before and after
     they gain them.
     """
     if record is None:
-        return dict(status="-", confidence=None, reason="", message="", est_elapsed=None, support=None, touches=None)
+        return dict(status="-", confidence=None, reason="", message="", est_elapsed=None, support=None, touches=None, starts=None)
     conf = getattr(record, "confidence", None)
     try:
         conf = None if conf is None else float(conf)
@@ -255,6 +255,8 @@ def record_fields(record):
         est_elapsed=float(getattr(record, "elapsed", float("nan"))),
         support=getattr(record, "support", None),
         touches=getattr(record, "touches", None),
+        # each start's final cost and support (the choice between near-tied starts is studied from these)
+        starts=[dict(s) for s in getattr(record, "starts", None) or []] or None,
     )
 
 

@@ -427,6 +427,7 @@ def run_case(spec, data_dir, options, noise=NOISE):
         est_time=rec["est_elapsed"],
         support=rec["support"],
         touches=rec["touches"],
+        starts=rec["starts"],
         true_time=t_true,
     )
 
