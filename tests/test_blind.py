@@ -409,6 +409,17 @@ class _Supports:
         return k, record
 
 
+def test_a_kernel_that_touches_grows_and_the_message_says_so(monkeypatch):
+    """Cut on its support, the kernel is estimated on larger ones until it settles; the message names each support."""
+    from deblur.blind import growth
+    from deblur.blind.config import BlindOptions
+
+    monkeypatch.setattr(growth, "estimate_kernel", _Supports({31: (31, True), 47: (47, True), 71: (41, False)}))
+    k, record = growth.estimate_growing(np.zeros((300, 300)), None, BlindOptions(), None)
+    assert record.start_support == 71 and not record.touches
+    assert "support grown 31 -> 47 -> 71 px" in record.message
+
+
 @pytest.mark.parametrize(
     "spans, kept",
     [

@@ -48,13 +48,14 @@ def estimate_growing(y, size, opts, mask):
         return k, r
 
     note = ""
-    adopted = False  # the probe's larger support kept
+    adopted = False  # a larger support's kernel returned
     if size is None and record.touches:
         for _ in range(opts.grow_steps):
             grown = grow(record)
             if grown is None:
                 break
             kernel, record = grown
+            adopted = True
             if not record.touches:
                 break
     elif size is None and opts.probe_support and opts.grow_steps > 0 and _fills_half(kernel, record) and kernel_plausible(kernel)[0]:
@@ -80,7 +81,7 @@ def estimate_growing(y, size, opts, mask):
                 note = f"; the kernel found on a {growths[1]['support']} px support did not fit the first {growths[0]['support']} px"
     record.growths = growths
     record.message += note
-    if record.touches or adopted:
+    if adopted:
         record.message += f"; support grown {' -> '.join(str(g['support']) for g in growths)} px"
     return kernel, record
 
