@@ -135,9 +135,13 @@ def test_colour_is_estimated_on_luminance(rng):
 
 
 def test_integer_input_matches_float(rng):
-    y = blur(camera_crop(128), psf.disk(2), 0.0, rng)
+    from deblur.blind import estimate
+
+    y = blur(camera_crop(128), psf.motion(9, 30), 0.0, rng)
     y8 = np.round(y * 255).astype(np.uint8)
-    np.testing.assert_allclose(estimate_psf(y8), estimate_psf(y8 / 255.0))
+    (k8, record), (kf, _) = estimate(y8), estimate(y8 / 255.0)
+    assert record.status == "estimated"  # a kernel to compare, not two deltas
+    np.testing.assert_allclose(k8, kf)
 
 
 # --------------------------------------------------------------------------- saturation
@@ -421,19 +425,19 @@ def test_a_kernel_that_touches_grows_and_the_message_says_so(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "spans, kept",
+    "spans, kept, texture",
     [
-        ({31: (21, False), 47: (23, False)}, 31),  # the kernel fits the first support: kept
-        ({31: (29, False), 47: (41, False)}, 47),  # folded into the first support: the larger one is kept
-        ({31: (29, False), 47: (45, True), 71: (41, False)}, 71),  # cut on the larger, settles on the next
-        ({31: (29, False), 47: (47, True), 71: (69, True)}, 31),  # grows with its support (texture): the first stands
-        ({31: (29, False), 47: (47, True), 71: (61, False)}, 31),  # settles only beyond the larger support: the first stands
-        ({31: (29, False), 47: (-41, False)}, 31),  # strokes on the larger support (texture): the first stands
-        ({31: (-29, False)}, 31),  # strokes already: not probed (it falls back)
-        ({31: (13, False)}, 31),  # spans less than half its support (room it did not use): not probed
+        ({31: (21, False), 47: (23, False)}, 31, False),  # the kernel fits the first support: kept
+        ({31: (29, False), 47: (41, False)}, 47, False),  # folded into the first support: the larger one is kept
+        ({31: (29, False), 47: (45, True), 71: (41, False)}, 71, False),  # cut on the larger, settles on the next
+        ({31: (29, False), 47: (47, True), 71: (69, True)}, 31, True),  # grows with its support: texture
+        ({31: (29, False), 47: (47, True), 71: (61, False)}, 31, True),  # settles only beyond the larger support: texture
+        ({31: (29, False), 47: (-41, False)}, 31, True),  # strokes on the larger support: texture
+        ({31: (-29, False)}, 31, False),  # strokes already: not probed (it falls back)
+        ({31: (13, False)}, 31, False),  # spans less than half its support (room it did not use): not probed
     ],
 )
-def test_a_kernel_that_does_not_touch_is_checked_on_a_larger_support(monkeypatch, spans, kept):
+def test_a_kernel_that_does_not_touch_is_checked_on_a_larger_support(monkeypatch, spans, kept, texture):
     """A long shake can fold into a short kernel clear of the edge; a larger support tells, and only a settled kernel is taken."""
     from deblur.blind import growth
     from deblur.blind.config import BlindOptions
@@ -443,12 +447,34 @@ def test_a_kernel_that_does_not_touch_is_checked_on_a_larger_support(monkeypatch
     monkeypatch.setattr(growth, "_explains_as_well", lambda *args: True)  # tested below, on a photo
     k, record = growth.estimate_growing(np.zeros((300, 300)), None, BlindOptions(), None)
     assert record.start_support == kept and k.shape[0] == kept
+    assert record.texture == texture  # the estimate then falls back (test below)
     assert fake.calls == sorted(spans)
     assert [g["support"] for g in record.growths] == sorted(spans)
     if kept == 31:
-        assert ("the first" in record.message) == (len(spans) > 1) and "grown" not in record.message
+        assert ("the first" in record.message or texture) == (len(spans) > 1) and "grown" not in record.message
     else:
         assert f"support grown {' -> '.join(str(s) for s in sorted(spans))} px" in record.message
+
+
+def test_texture_found_on_a_larger_support_falls_back(monkeypatch, rng):
+    """A kernel that grows with its support is the scene's texture: the estimate is not used, and the reason says so."""
+    import deblur.blind as blind_module
+    from deblur.blind import EstimationRecord
+
+    def texture(y, size, opts, mask):
+        k = np.zeros((31, 31))
+        k[15, 5:26] = 1.0
+        record = EstimationRecord()
+        record.start_support, record.support, record.texture = 31, 31, True
+        return k / k.sum(), record
+
+    monkeypatch.setattr(blind_module, "estimate_growing", texture)
+    y = blur(camera_crop(160), psf.motion(9, 30), 0.01, rng)  # blurred: not found sharp before the estimation
+    k, record = blind_module.estimate(y)
+    assert record.status == "fallback" and record.confidence == 0.0 and "texture" in record.reason
+    assert k.shape == (3, 3)
+    k, record = blind_module.estimate(y, size=31)  # a size the user gave is kept
+    assert record.status != "fallback" and k.shape == (31, 31)
 
 
 def test_a_larger_kernel_is_taken_only_if_it_explains_the_spectrum_about_as_well(rng):

@@ -229,6 +229,9 @@ def _estimate_window(y, size, opts, mask, score, steep, noise):
     ok, why = kernel_plausible(kernel)
     if not ok:
         return _fallback(y, kernel.shape[0], size, score, why, record)
+    if record.texture and size is None:
+        why = "on a larger support the kernel grew with it or broke into strokes (the scene's texture, not a camera path)"
+        return _fallback(y, kernel.shape[0], size, score, why, record)
     if record.touches and size is None:
         why = (
             f"the kernel still fills its {record.support} px support"
@@ -265,7 +268,7 @@ def _check_spectrum(y, kernel, size, score, record, mask=None):
 
 
 def _fallback(y, full, size, score, why, record=None, status="fallback"):
-    record = record or EstimationRecord()
+    record = EstimationRecord() if record is None else record  # (a record with no rows is falsy: len 0)
     record.status = status
     record.structure = float(score)
     full = int(full) if size is not None else 3  # a small delta: nothing to gain from a large one

@@ -79,6 +79,10 @@ class EstimationRecord:
         The automatic support's growth and its check on a larger support: one
         entry per run, in the order run (``support``, ``touches``, ``size``); the
         run kept is the one whose ``support`` is ``start_support``.
+    texture : bool
+        Whether the check on a larger support found the kernel growing with its
+        support or breaking into strokes there: the scene's texture fitted as blur
+        (:mod:`deblur.blind.growth`); an automatic size then falls back.
     spectrum_gain : float
         The spectrum check: log-likelihood per frequency of the photo's power
         spectrum under the kernel, over no blur (<= 0: not used; see
@@ -117,6 +121,7 @@ class EstimationRecord:
     edge_mass: float = math.nan
     start_support: int = 0
     growths: list = field(default_factory=list)
+    texture: bool = False
     spectrum_gain: float = math.nan
     noise_sigma: float = math.nan
     flat_detail_gain: float = math.nan
