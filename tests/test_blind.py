@@ -631,3 +631,25 @@ def test_a_restore_that_rings_falls_back_to_no_blur_and_says_why(rng, monkeypatc
     assert record.status == "fallback" and record.confidence == 0.0 and record.flat_detail_gain > 3.0
     assert result.psf.shape == (3, 3) and result.psf[1, 1] == 1.0
     assert np.array_equal(result.image, y) and "left as it was" in record.message  # the photo as it was
+
+
+def test_luminance_and_edge_steepness_by_blocks_equal_the_whole_frame_formulas(rng):
+    """Computed by blocks of rows (memory), both give exactly what the formula on the whole frame gives."""
+    from scipy import ndimage
+
+    from deblur.blind import LUMA, luminance
+    from deblur.blind.confidence import edge_steepness
+
+    rgb = rng.integers(0, 256, (700, 400, 3), dtype=np.uint8)  # more rows than one block of either
+    whole = (rgb.astype(np.float32) / np.float32(255)).astype(np.float64) @ np.asarray(LUMA)
+    assert np.array_equal(luminance(rgb, channel_axis=-1), whole.astype(np.float32).astype(np.float64))
+
+    y = ndimage.gaussian_filter(rng.random((700, 90)), 2.0)
+    g = np.hypot(ndimage.sobel(y, axis=1) / 8.0, ndimage.sobel(y, axis=0) / 8.0)
+    span = ndimage.maximum_filter(y, 9) - ndimage.minimum_filter(y, 9)
+    strong = (g >= np.quantile(g, 0.98)) & (span > 1e-6)
+    ratio, weight = g[strong] / span[strong], g[strong]
+    order = np.argsort(ratio)
+    cumulative = np.cumsum(weight[order])
+    expected = ratio[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])]
+    assert edge_steepness(y) == expected
