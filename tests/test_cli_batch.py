@@ -164,3 +164,20 @@ def test_a_kernel_file_is_read_once_for_the_whole_batch(folder, tmp_path, monkey
     monkeypatch.setattr(_psf, "load", lambda path: reads.append(path) or real(path))
     result = run("batch", folder, tmp_path / "out", "--psf", str(tmp_path / "k.npy"), "--iterations", "1")
     assert "restored" in result.output and len(reads) == 1
+
+
+def test_a_photo_left_as_it_was_is_counted_apart_from_the_restored(tmp_path):
+    """No --psf: a flat photo has no blur to estimate; it is written as it was and the count says so."""
+    from deblur import psf, simulate
+
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(np.full((64, 64), 128, np.uint8)).save(src / "flat.png")
+    rng = np.random.default_rng(3)
+    blurry = simulate.blur(np.kron(rng.random((12, 12)), np.ones((8, 8))), psf.motion(7, 0), boundary="valid")
+    Image.fromarray(np.round(np.clip(blurry, 0, 1) * 255).astype(np.uint8)).save(src / "blurry.png")
+    out = tmp_path / "out"
+    result = run("batch", src, out, "--iterations", "3")
+    assert result.exit_code == 0, result.output
+    assert "1 restored, 1 left as they were (no usable blur estimate), 0 skipped, 0 failed" in result.stdout
+    assert np.array_equal(np.asarray(Image.open(out / "flat.png")), np.asarray(Image.open(src / "flat.png")))

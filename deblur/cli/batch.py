@@ -173,9 +173,12 @@ def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, r
     failed = [r for r in rows if r.status == "failed"]
     if not quiet:
         click.echo(_batch.format_table(rows))
-        ok = sum(r.status == "ok" for r in rows)
+        # a blind estimate not used leaves its photo as it was: not counted as restored
+        left = sum(r.status == "ok" and getattr(r, "stop_reason", None) == "unchanged" for r in rows)
+        ok = sum(r.status == "ok" for r in rows) - left
         skipped = sum(r.status == "skipped" for r in rows)
-        click.echo(f"{ok} restored, {skipped} skipped, {len(failed)} failed; summary written to {summary}"
+        click.echo(f"{ok} restored, " + (f"{left} left as they were (no usable blur estimate), " if left else "")
+                   + f"{skipped} skipped, {len(failed)} failed; summary written to {summary}"
                    + (f"; report: {report}" if report else ""))
         for r in rows:
             for note in r.notes or ():
