@@ -20,7 +20,6 @@ import numpy as np
 
 from . import color as color_module
 from . import psf as psf_module
-from .blind.outliers import restore_mask
 from .channels import UNCHANGED, restored_without_harm
 from .errors import ArgumentError, ArgumentTypeError, InputError
 from .images import check_image, from_float, to_float
@@ -153,7 +152,11 @@ def prepare(image, psf, options=None, *, channel_axis=None, reference=None, call
     # an estimation that found no blur leaves nothing for the clipped model to explain
     estimated = estimation is not None and estimation.ok
     clipped = options.clipped
-    data_mask = restore_mask(channels_last) if clipped == "ignore" or (clipped == "auto" and estimated) else None
+    data_mask = None
+    if clipped == "ignore" or (clipped == "auto" and estimated):
+        from .blind.outliers import restore_mask  # here, not at import: the blind package is 0.4 s of start-up
+
+        data_mask = restore_mask(channels_last)
     if data_mask is not None and data_mask.all():
         data_mask = None
     with _arguments():
@@ -199,22 +202,20 @@ def solve_plan(plan):
     histories, events, weights, sigmas, reasons, lipschitz, iterations = zip(*runs)
     options = plan.options
     luma = plan.luma
-    if luma:  # the restored luma with the chroma as it was (no box: the chroma is kept exactly)
-        out = color_module.merge_luma(out[..., 0], plan.chroma)
-        plan.chroma = None
-    elif plan.opponent:
-        plan.rgb = None
-        color_module.opponent_to_rgb(out, out=out)
-        if options.clip:
-            np.clip(out, plan.rgb_box[0].astype(out.dtype), plan.rgb_box[1].astype(out.dtype), out=out)
-    if plan.channel_axis is None:
-        out = out[..., 0]
-    else:
-        out = np.moveaxis(out, -1, plan.channel_axis)
-    out = from_float(out, plan.input_dtype)
-    if plan.unchanged:
+    if plan.unchanged:  # the estimate was not used: the input itself, not its round trip through the solve's basis
         out = np.array(plan.source, copy=True)
         reasons = ("unchanged",)
+    else:
+        if luma:  # the restored luma with the chroma as it was (no box: the chroma is kept exactly)
+            out = color_module.merge_luma(out[..., 0], plan.chroma)
+            plan.chroma = None
+        elif plan.opponent:
+            plan.rgb = None
+            color_module.opponent_to_rgb(out, out=out)
+            if options.clip:
+                np.clip(out, plan.rgb_box[0].astype(out.dtype), plan.rgb_box[1].astype(out.dtype), out=out)
+        out = out[..., 0] if plan.channel_axis is None else np.moveaxis(out, -1, plan.channel_axis)
+        out = from_float(out, plan.input_dtype)
     single = plan.channel_axis is None or luma  # one channel solved: one weight
     mask = plan.data_mask
     space = "luma" if luma else "opponent" if plan.opponent else "rgb"
