@@ -174,7 +174,7 @@ def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, r
     if not quiet:
         click.echo(_batch.format_table(rows))
         # a blind estimate not used leaves its photo as it was: not counted as restored
-        left = sum(r.status == "ok" and getattr(r, "stop_reason", None) == "unchanged" for r in rows)
+        left = sum(r.status == "ok" and r.stop_reason == "unchanged" for r in rows)
         ok = sum(r.status == "ok" for r in rows) - left
         skipped = sum(r.status == "skipped" for r in rows)
         click.echo(f"{ok} restored, " + (f"{left} left as they were (no usable blur estimate), " if left else "")
