@@ -206,6 +206,10 @@ SCENES = {
     "coffee-big": ("objects", _enlarged("coffee", 1.6)),
     "chelsea-big": ("animal", _enlarged("chelsea", 2.0)),
     "astronaut-big": ("face", _enlarged("astronaut", 1.6)),
+    "astronaut-xl": ("face", _enlarged("astronaut", 2.0)),
+    "camera-xl": ("man-made", _enlarged("camera", 2.0)),
+    "coffee-xl": ("objects", _enlarged("coffee", 2.4)),
+    "chelsea-xl": ("animal", _enlarged("chelsea", 3.0)),
 }
 
 _scene_cache = {}
@@ -245,6 +249,16 @@ def load_kernel(name, data_dir, scene_name):
         size = int(name[len("shake") :])
         seed = [2024, size, zlib.crc32(scene_name.encode())]  # a different trajectory on every scene
         return _cases.camera_shake_kernel(size, rng=np.random.default_rng(seed))
+    if name.startswith("lai") and "x" in name:  # a real shake drawn twice as long (laiNx2: 61-151 px)
+        base, factor = name.split("x")
+        k = load_kernel(base, data_dir, scene_name)
+        if k is None:
+            return None
+        from scipy.ndimage import zoom
+
+        k = np.maximum(zoom(k, int(factor), order=1), 0.0)
+        k = k[: k.shape[0] - 1 + k.shape[0] % 2, : k.shape[1] - 1 + k.shape[1] % 2]  # odd sides
+        return k / k.sum()
     if name.startswith("levin"):
         path = os.path.join(data_dir, "levin09-kernels", f"kernel{name[len('levin'):]}.npy")
     elif name.startswith("lai"):
@@ -275,7 +289,7 @@ class Spec:
 
 
 def _specs():
-    """The 70 cases, chosen so that every scene meets small, medium and large kernels.
+    """The 75 cases, chosen so that every scene meets small, medium and large kernels.
 
     - delta (7): camera, astronaut, brick, document, night, smooth, moon -- and coffee as JPEG;
     - defocus (2): a Gaussian of sigma 6 (37 px) on the defocus scene, also as JPEG;
@@ -284,7 +298,10 @@ def _specs():
     - Lai's 31/51/55/75 px, 4 scenes each (16);
     - JPEG (quality 90) round-trips of 6 blurred cases + the sharp coffee (7);
     - larger frames (10): Lai's 51-75 px shakes on 0.3-0.8 MP scenes (two native, three enlarged
-      photos), and a 15 and a 31 px kernel on them as controls.
+      photos), and a 15 and a 31 px kernel on them as controls;
+    - long shakes (5): Lai's 55 and 75 px shakes drawn twice as long (111, 151 px) and a 121 px
+      random shake on photos enlarged to 0.6-1.2 MP, beyond the automatic support's 75 px cap,
+      and Lai's 51 px shake there as a control.
     """
     delta = [Spec(s, "delta") for s in ("camera", "astronaut", "brick", "document", "night", "smooth", "moon")]
     levin_pairs = {
@@ -339,8 +356,17 @@ def _specs():
         Spec("motorcycle", "levin3"),
         Spec("coffee-big", "shake31"),
     ]
+    # shakes longer than the automatic support's 75 px cap on 0.6-1.2 MP frames (Koehler et al.'s
+    # shakes 8-10 are 120-150 px), and one within reach as a control
+    long = [
+        Spec("astronaut-xl", "lai4x2"),
+        Spec("camera-xl", "lai3x2"),
+        Spec("coffee-xl", "shake121"),
+        Spec("chelsea-xl", "lai4x2"),
+        Spec("astronaut-xl", "lai2"),
+    ]
     # round robin over the groups, so that --limit N samples every family
-    groups = [delta, levin, shakes, lai, jpeg, defocus, wide]
+    groups = [delta, levin, shakes, lai, jpeg, defocus, wide, long]
     out = []
     for i in range(max(len(g) for g in groups)):
         out.extend(g[i] for g in groups if i < len(g))

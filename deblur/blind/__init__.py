@@ -191,10 +191,47 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
         mask = clipped_mask(y, opts.saturation)
     noise = estimate_noise(y)  # of the whole photo, as a restore measures it
     factor = reduction(y.shape, opts.scale_above)
-    if factor == 1:
-        kernel, record = _estimate_window(y, size, opts, mask, score, steep, noise)
-        record.crop = None if record.crop[2:] == list(y.shape) else record.crop
+    if factor > 1:
+        return _estimate_reduced(y, factor, size, opts, mask, score, steep, noise)
+    kernel, record = _estimate_window(y, size, opts, mask, score, steep, noise)
+    record.crop = None if record.crop[2:] == list(y.shape) else record.crop
+    if size is None and record.status == "fallback" and beyond_reach(y.shape, opts.max_size):
+        return _reach_further(y, kernel, record, opts, mask, score, steep, noise)
+    return kernel, record
+
+
+def beyond_reach(shape, max_size):
+    """Whether the automatic support of a photo of ``shape`` is capped at ``max_size``.
+
+    The support is 12 % of the shorter side, at most ``max_size``: on a larger
+    photo a shake longer than the cap is beyond the reach of a full-scale
+    estimation (Köhler et al.'s 800 x 800 shakes 8-10: 120-150 px).
+    """
+    return 0.12 * min(shape) > max_size
+
+
+def _reach_further(y, kernel, record, opts, mask, score, steep, noise):
+    """A full-scale estimate not used on a photo whose support was capped: estimated again on means of 2 x 2 pixels.
+
+    There the shake is half as long, within the support's reach. The result is
+    taken only when it is used and longer than the full-scale reach
+    (``max_size``): a shorter kernel was within reach at full scale, where the
+    estimation refused it (texture estimated on 2 x 2 means fitted blur that
+    restored worse than the photo). Otherwise the full-scale fallback stands.
+    """
+    further, further_record = _estimate_reduced(y, 2, None, opts, mask, score, steep, noise)
+    if further_record.status != "estimated" or further.shape[0] <= opts.max_size:
+        there = further_record.reason if further_record.status != "estimated" else f"a {further.shape[0]} px kernel, within that reach"
+        kernel, record = _fallback(y, 3, None, score, f"{record.reason}; on means of 2 x 2 pixels too: {there}", record)
+        record.elapsed += further_record.elapsed
         return kernel, record
+    further_record.message += f" (at full scale, with the support capped at {opts.max_size} px: {record.reason})"
+    further_record.elapsed += record.elapsed
+    return further, further_record
+
+
+def _estimate_reduced(y, factor, size, opts, mask, score, steep, noise):
+    """The estimation on means of ``factor`` x ``factor`` pixels, the kernel enlarged back to full scale."""
     small = block_mean(y, factor)
     kernel, record = _estimate_window(
         small, None if size is None else odd(size / factor), opts, None if mask is None else block_min(mask, factor), score, steep, noise

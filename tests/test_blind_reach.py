@@ -1,0 +1,73 @@
+"""A shake beyond the full-scale support's reach is estimated on 2 x 2 means (deblur.blind.estimate)."""
+
+import numpy as np
+import pytest
+from scipy.signal import fftconvolve
+from skimage import data
+
+import deblur.blind as blind
+from deblur import psf
+from deblur.blind import EstimationRecord, beyond_reach
+
+
+def _photo(n=200, seed=0):
+    """A blurred crop (blurred, so it is not found sharp before the estimation)."""
+    sharp = data.camera()[40 : 40 + n + 8, 120 : 120 + n + 8] / 255.0
+    y = fftconvolve(sharp, psf.motion(9, 30), mode="valid")
+    return np.clip(y + 0.005 * np.random.default_rng(seed).standard_normal(y.shape), 0, 1)
+
+
+def test_the_reach_is_capped_where_the_automatic_support_is():
+    assert beyond_reach((800, 800), 75) and beyond_reach((800, 1200), 75)
+    assert not beyond_reach((600, 900), 75) and not beyond_reach((800, 800), 101)
+
+
+class _Windows:
+    """A stand-in for ``_estimate_window``: a fallback at full scale, ``reduced`` on 2 x 2 means."""
+
+    def __init__(self, shape, reduced):
+        self.full_shape, self.reduced, self.calls = shape, reduced, []
+
+    def __call__(self, y, size, opts, mask, score, steep, noise):
+        self.calls.append(y.shape)
+        record = EstimationRecord()
+        record.crop = [0, 0, *y.shape]
+        if y.shape == self.full_shape:
+            record.status, record.reason = "fallback", "the kernel still fills its 15 px support"
+            return np.ones((3, 3)) / 9, record
+        status, side = self.reduced
+        record.status, record.message = status, f"estimated a {side}x{side} kernel"
+        k = np.zeros((side, side))
+        k[side // 2, :] = 1.0
+        return (k / k.sum() if status == "estimated" else np.ones((3, 3)) / 9), record
+
+
+@pytest.mark.parametrize(
+    "reduced, taken",
+    [
+        (("estimated", 13), True),  # 25-27 px at full scale: beyond the 15 px reach, taken
+        (("estimated", 5), False),  # within reach at full scale, where it was refused: the fallback stands
+        (("fallback", 13), False),
+    ],
+)
+def test_a_fallback_beyond_reach_is_estimated_again_at_half_scale(monkeypatch, reduced, taken):
+    y = _photo()
+    fake = _Windows(y.shape, reduced)
+    monkeypatch.setattr(blind, "_estimate_window", fake)
+    k, record = blind.estimate(y, max_size=15)  # 12 % of 200 px is 24: capped at 15
+    assert fake.calls == [y.shape, (y.shape[0] // 2, y.shape[1] // 2)]
+    if taken:
+        assert record.status == "estimated" and record.downscale == 2 and k.shape[0] > 15
+        assert "at full scale" in record.message and "still fills" in record.message
+    else:
+        assert record.status == "fallback" and k.shape == (3, 3) and "on means of 2 x 2 pixels too" in record.message
+
+
+def test_within_reach_or_with_a_given_size_a_fallback_stands(monkeypatch):
+    y = _photo()
+    fake = _Windows(y.shape, ("estimated", 13))
+    monkeypatch.setattr(blind, "_estimate_window", fake)
+    _, record = blind.estimate(y)  # 12 % of 200 px: 25 px, under the 75 px cap
+    assert record.status == "fallback" and fake.calls == [y.shape]
+    _, record = blind.estimate(y, size=15, max_size=15)
+    assert fake.calls == [y.shape, y.shape]
