@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from . import io as _imio
+from .result import stop_words
 
 __all__ = ["file_entry", "write_report", "assets_folder", "describe_options", "THUMB_SIDE", "STATUSES"]
 
@@ -39,15 +40,6 @@ BROWSER_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")  # click
 # What a row's status means on the page: restored, left alone (and why), failed.
 STATUSES = ("restored", "left alone", "failed")
 
-STOP_WORDS = {
-    "tol": "converged (cost change below tol)",
-    "gtol": "converged (gradient small)",
-    "max_iter": "reached the iteration limit",
-    "time_limit": "reached the time limit",
-    "callback": "stopped",
-    "step_underflow": "stopped: the step shrank to nothing after repeated back-offs",
-    "unchanged": "left as it was (no usable blur estimate)",
-}
 CONVERGED = ("tol", "gtol")
 
 
@@ -235,7 +227,7 @@ def file_entry(job, before, after, result, *, seconds, warnings=(), notes=(), as
         "height": int(h),
         "iterations": int(result.iterations),
         "stop_reason": result.stop_reason,
-        "stop_words": STOP_WORDS.get(result.stop_reason, f"stopped ({result.stop_reason})"),
+        "stop_words": stop_words(result.stop_reason),
         "converged": result.stop_reason in CONVERGED,
         "seconds": round(float(seconds), 3),
         "weight": _number(result.weight),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["History", "BackoffEvent", "SolveResult", "HISTORY_COLUMNS", "overall_stop_reason"]
+__all__ = ["History", "BackoffEvent", "SolveResult", "HISTORY_COLUMNS", "STOP_WORDS", "stop_words", "overall_stop_reason"]
 
 HISTORY_COLUMNS = (
     "iteration",  # 1-based count of completed steps
@@ -182,6 +182,23 @@ class SolveResult:
         cost = self.history["cost"][-1] if len(self.history) else math.nan
         secs = self.history["elapsed"][-1] if len(self.history) else 0.0
         return f"{self.iterations} iterations, stopped by {self.stop_reason}, final cost {cost:.6g}, {secs:.2f} s"
+
+
+# Each stop reason in words, for the command line, the plot and the report (one table).
+STOP_WORDS = {
+    "tol": "converged (cost change below tol)",
+    "gtol": "converged (gradient small)",
+    "max_iter": "reached the iteration limit",
+    "time_limit": "reached the time limit",
+    "callback": "stopped",
+    "step_underflow": "stopped: the step shrank to nothing after repeated back-offs",
+    "unchanged": "left as it was (no usable blur estimate)",
+}
+
+
+def stop_words(reason):
+    """:data:`STOP_WORDS` of ``reason``; ``'stopped (reason)'`` for one not in the table."""
+    return STOP_WORDS.get(reason, f"stopped ({reason})")
 
 
 def overall_stop_reason(reasons):

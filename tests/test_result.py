@@ -150,3 +150,18 @@ def test_overall_stop_reason_says_converged_only_when_every_part_did():
     assert overall_stop_reason(["max_iter", "tol", "tol"]) == "max_iter"
     assert overall_stop_reason(["tol", "time_limit", "max_iter"]) == "time_limit"
     assert overall_stop_reason(["max_iter", "callback"]) == "callback"
+
+
+def test_every_stop_reason_has_its_words_in_one_table():
+    """The solver's, the stopping rules' and the blind fallback's reasons, each worded once (CLI, report)."""
+    import re
+    from pathlib import Path
+
+    from deblur.result import STOP_WORDS, stop_words
+
+    root = Path(__file__).resolve().parents[1] / "deblur"
+    source = "".join(p.read_text() for p in root.rglob("*.py"))
+    reasons = set(re.findall(r'stop_reason = "(\w+)"', source)) | {"unchanged"}
+    assert reasons and reasons <= set(STOP_WORDS)
+    assert stop_words("unchanged") == "left as it was (no usable blur estimate)"
+    assert stop_words("no_such_reason") == "stopped (no_such_reason)"

@@ -4,6 +4,7 @@ import time
 
 import click
 
+from ..result import stop_words
 from .common import click_error, err
 
 
@@ -60,15 +61,13 @@ def _stop_words(result, options):
     reason = result.stop_reason
     settings = result.settings or {}
     tol, limit = settings.get("tol", options.solve.tol), settings.get("time_limit", options.solve.time_limit)
-    return {
-        "max_iter": "reached the iteration limit",
-        "tol": f"converged (cost change below --tol {tol:g})" if tol is not None else "converged",
-        "gtol": "converged (gradient small)",
-        "time_limit": f"reached --time-limit {limit:g} s" if limit else "reached the time limit",
-        "callback": "stopped",
-        "step_underflow": "stopped: the step shrank to nothing after repeated back-offs",
-        "unchanged": "left as it was (no usable blur estimate)",
-    }.get(reason, f"stopped ({reason})")
+    if reason == "tol" and tol is not None:
+        return f"converged (cost change below --tol {tol:g})"
+    if reason == "time_limit" and limit:
+        return f"reached --time-limit {limit:g} s"
+    if reason == "tol":
+        return "converged"
+    return stop_words(reason)
 
 
 def backoff_report(result):
