@@ -71,3 +71,33 @@ def test_within_reach_or_with_a_given_size_a_fallback_stands(monkeypatch):
     assert record.status == "fallback" and fake.calls == [y.shape]
     _, record = blind.estimate(y, size=15, max_size=15)
     assert fake.calls == [y.shape, y.shape]
+
+
+def test_a_kernel_spread_over_its_support_is_not_grown_and_falls_back():
+    """A cut camera path crosses the support's border at a few places; a cloud filling the support covers it."""
+    from deblur.blind.coarse_to_fine import border_cover
+
+    path = np.zeros((31, 31))
+    path[15, :] = 1.0  # a horizontal path cut at both ends
+    cloud = np.random.default_rng(0).random((31, 31))
+    assert border_cover(path) < 0.05 and border_cover(cloud) > 0.5
+
+
+def test_a_smooth_photo_without_edges_is_left_alone_not_sharpened_into_blobs():
+    """Soft clouds (low-pass noise) blurred by a 15 px shake: the estimate fills its support and is refused.
+
+    As ``smooth`` cropped to 256 px in ``benchmarks/blind_scenes.py``, where the
+    49-51 px clouds the support grew to restored 2-4 dB worse than the photo.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(7)
+    clouds = gaussian_filter(rng.normal(size=(240, 240)), 16.0)
+    scene = np.linspace(0.78, 0.5, 240)[:, None] + clouds * (0.08 / clouds.std())
+    y = fftconvolve(scene, psf.motion(15, 60), mode="valid")
+    y = np.clip(y + 0.01 * np.random.default_rng(1).standard_normal(y.shape), 0, 1)
+    k, record = blind.estimate(y)
+    assert record.status == "fallback" and record.spread, record.message
+    assert "spread over its whole" in record.message and k.shape == (3, 3)
+    _, unchecked = blind.estimate(y, max_border_cover=1.01)  # the rule off: the cloud is grown
+    assert not unchecked.spread and len(unchecked.growths) > 1

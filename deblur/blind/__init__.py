@@ -274,6 +274,12 @@ def _estimate_window(y, size, opts, mask, score, steep, noise):
     if record.texture and size is None:
         why = "on a larger support the kernel grew with it or broke into strokes (the scene's texture, not a camera path)"
         return _fallback(y, kernel.shape[0], size, score, why, record)
+    if record.spread and size is None:
+        why = (
+            f"the kernel is spread over its whole {record.support} px support (noise, or a scene with "
+            "no edges, fitted as blur: not a camera path)"
+        )
+        return _fallback(y, kernel.shape[0], size, score, why, record)
     if record.touches and size is None:
         why = (
             f"the kernel still fills its {record.support} px support"

@@ -66,7 +66,9 @@ class BlindOptions:
         that still touches its support's edge at the finest level is estimated again on
         a support ``grow_factor`` times larger, at most ``grow_steps`` times and up to
         ``max_grown`` px (and a third of the shorter side); one that touches the largest
-        support is not used (``grow_steps=0``: no growth). ``probe_support``: a kernel
+        support is not used (``grow_steps=0``: no growth); nor is one whose significant taps
+        cover at least ``max_border_cover`` of the support's outer band (spread over the
+        support, not a path cut by it). ``probe_support``: a kernel
         that does not touch is estimated once more on the larger support, which is kept
         when the kernel found there does not fit the first (a long shake folded into a
         short kernel).
@@ -115,6 +117,7 @@ class BlindOptions:
     edge_mass: float = 0.01
     grow_factor: float = 1.5
     grow_steps: int = 2
+    max_border_cover: float = 0.25
     max_grown: int = 151
     probe_support: bool = True
     saturation: float = 0.98

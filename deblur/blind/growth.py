@@ -5,7 +5,7 @@ See :func:`estimate_growing`; the estimation itself is
 """
 
 from ..weights import estimate_noise
-from .coarse_to_fine import estimate_kernel
+from .coarse_to_fine import border_cover, estimate_kernel
 from .confidence import kernel_plausible
 from .spectrum import evidence
 from .support import extent, odd
@@ -33,7 +33,10 @@ def estimate_growing(y, size, opts, mask):
     scene's texture, not a path: the first estimate is kept but marked
     (``record.texture``), and :func:`deblur.blind.estimate` does not use it. An implausible
     first estimate (:func:`kernel_plausible`) is not probed (it falls back),
-    nor one that spans less than half its support (:func:`_fills_half`).
+    nor one that spans less than half its support (:func:`_fills_half`). A
+    touching kernel whose taps cover much of the support's border
+    (:func:`~deblur.blind.coarse_to_fine.border_cover`) is spread over the
+    support, not cut by it: it is not grown (``record.spread``; it falls back).
     """
     kernel, record = estimate_kernel(y, size, opts, weights=mask)
     growths = [{"support": record.start_support, "touches": bool(record.touches), "size": int(kernel.shape[0])}]
@@ -52,6 +55,9 @@ def estimate_growing(y, size, opts, mask):
     adopted = False  # a larger support's kernel returned
     if size is None and record.touches:
         for _ in range(opts.grow_steps):
+            if border_cover(kernel) >= opts.max_border_cover:
+                record.spread = True  # not a cut path: a larger support would only be filled too
+                break
             grown = grow(record)
             if grown is None:
                 break

@@ -83,6 +83,11 @@ class EstimationRecord:
         Whether the check on a larger support found the kernel growing with its
         support or breaking into strokes there: the scene's texture fitted as blur
         (:mod:`deblur.blind.growth`); an automatic size then falls back.
+    spread : bool
+        Whether the kernel that touched its support covered much of the support's
+        border (``max_border_cover``), spread over it rather than a path cut by it
+        (:func:`~deblur.blind.coarse_to_fine.border_cover`): not grown; an automatic
+        size then falls back.
     spectrum_gain : float
         The spectrum check: log-likelihood per frequency of the photo's power
         spectrum under the kernel, over no blur (<= 0: not used; see
@@ -122,6 +127,7 @@ class EstimationRecord:
     start_support: int = 0
     growths: list = field(default_factory=list)
     texture: bool = False
+    spread: bool = False
     spectrum_gain: float = math.nan
     noise_sigma: float = math.nan
     flat_detail_gain: float = math.nan
