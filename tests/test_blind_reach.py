@@ -75,12 +75,15 @@ def test_within_reach_or_with_a_given_size_a_fallback_stands(monkeypatch):
 
 def test_a_kernel_spread_over_its_support_is_not_grown_and_falls_back():
     """A cut camera path crosses the support's border at a few places; a cloud filling the support covers it."""
-    from deblur.blind.coarse_to_fine import border_cover
+    from deblur.blind.coarse_to_fine import spread_over_support
 
     path = np.zeros((31, 31))
     path[15, :] = 1.0  # a horizontal path cut at both ends
     cloud = np.random.default_rng(0).random((31, 31))
-    assert border_cover(path) < 0.05 and border_cover(cloud) > 0.5
+    assert not spread_over_support(path, 0.25) and spread_over_support(cloud, 0.25)
+    small = np.zeros((11, 11))
+    small[4:7, :] = 1.0  # a path 3 taps wide cut by an 11 px support: 27 % of its band, not spread
+    assert not spread_over_support(small, 0.25)
 
 
 def test_a_smooth_photo_without_edges_is_left_alone_not_sharpened_into_blobs():

@@ -31,7 +31,7 @@ from .support import (
     shift_kernel,
 )
 
-__all__ = ["estimate_kernel", "initial_kernel", "decay_rates", "edge_mass", "touches_support", "border_cover"]
+__all__ = ["estimate_kernel", "initial_kernel", "decay_rates", "edge_mass", "touches_support", "spread_over_support"]
 
 
 def edge_mass(k):
@@ -63,21 +63,26 @@ def touches_support(k, min_mass, tap_level=STROKE_LEVEL):
     return edge_mass(k) >= min_mass or float(outer.max()) >= tap_level * float(k.max())
 
 
-def border_cover(k, tap_level=STROKE_LEVEL):
-    """Share of the outer band of the support (see :func:`edge_mass`) covered by taps of at least ``tap_level`` times the peak.
+def spread_over_support(k, share, tap_level=STROKE_LEVEL):
+    """Whether the kernel's significant taps cover ``share`` or more of its support's outer band (see :func:`edge_mass`).
 
-    A camera path cut by its support crosses the band where it leaves it, at its
-    ends and where it wanders out and back: a few runs a few taps wide (0-2 % of
-    the band on the cut paths measured in ``benchmarks/blind_scenes.py``). A
-    kernel spread over the whole support covers much of it (56-65 % on a smooth
-    scene without edges, where the estimate is a cloud filling the support).
+    A camera path cut by its support crosses the band where it leaves it: at its
+    ends, and where it wanders out and back. Four crossings of a path 3 taps
+    wide cover ``12 b`` taps of the band (``b`` its width), 0-2 % of it on the cut
+    paths measured in ``benchmarks/blind_scenes.py``. A kernel spread over the
+    whole support covers much of it (56-65 % on a smooth scene without edges,
+    where the estimate is a cloud filling the support). Spread: at least
+    ``share`` of the band and twice those four crossings (on a small support
+    the crossings alone are a large share of the band: 25 % for a 17 px path
+    cut at 11 px).
     """
     band = _band(k)
     if k.shape[0] <= 2 * band:  # all band, no inside: nothing tells a spread kernel from a cut one
-        return 0.0
+        return False
     significant = k >= tap_level * float(k.max())
     inner = significant[band:-band, band:-band]
-    return float((significant.sum() - inner.sum()) / (k.size - inner.size))
+    covered = int(significant.sum() - inner.sum())
+    return covered >= max(share * (k.size - inner.size), 24 * band)
 
 
 def _band(k):

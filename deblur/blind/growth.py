@@ -5,7 +5,7 @@ See :func:`estimate_growing`; the estimation itself is
 """
 
 from ..weights import estimate_noise
-from .coarse_to_fine import border_cover, estimate_kernel
+from .coarse_to_fine import estimate_kernel, spread_over_support
 from .confidence import kernel_plausible
 from .spectrum import evidence
 from .support import extent, odd
@@ -35,7 +35,7 @@ def estimate_growing(y, size, opts, mask):
     first estimate (:func:`kernel_plausible`) is not probed (it falls back),
     nor one that spans less than half its support (:func:`_fills_half`). A
     touching kernel whose taps cover much of the support's border
-    (:func:`~deblur.blind.coarse_to_fine.border_cover`) is spread over the
+    (:func:`~deblur.blind.coarse_to_fine.spread_over_support`) is spread over the
     support, not cut by it: it is not grown (``record.spread``; it falls back).
     """
     kernel, record = estimate_kernel(y, size, opts, weights=mask)
@@ -55,7 +55,7 @@ def estimate_growing(y, size, opts, mask):
     adopted = False  # a larger support's kernel returned
     if size is None and record.touches:
         for _ in range(opts.grow_steps):
-            if border_cover(kernel) >= opts.max_border_cover:
+            if spread_over_support(kernel, opts.max_border_cover):
                 record.spread = True  # not a cut path: a larger support would only be filled too
                 break
             grown = grow(record)

@@ -86,7 +86,7 @@ class EstimationRecord:
     spread : bool
         Whether the kernel that touched its support covered much of the support's
         border (``max_border_cover``), spread over it rather than a path cut by it
-        (:func:`~deblur.blind.coarse_to_fine.border_cover`): not grown; an automatic
+        (:func:`~deblur.blind.coarse_to_fine.spread_over_support`): not grown; an automatic
         size then falls back.
     spectrum_gain : float
         The spectrum check: log-likelihood per frequency of the photo's power
