@@ -289,7 +289,7 @@ class Spec:
 
 
 def _specs():
-    """The 75 cases, chosen so that every scene meets small, medium and large kernels.
+    """The 99 cases, chosen so that every scene meets small, medium and large kernels.
 
     - delta (7): camera, astronaut, brick, document, night, smooth, moon -- and coffee as JPEG;
     - defocus (2): a Gaussian of sigma 6 (37 px) on the defocus scene, also as JPEG;
@@ -301,7 +301,8 @@ def _specs():
       photos), and a 15 and a 31 px kernel on them as controls;
     - long shakes (5): Lai's 55 and 75 px shakes drawn twice as long (111, 151 px) and a 121 px
       random shake on photos enlarged to 0.6-1.2 MP, beyond the automatic support's 75 px cap,
-      and Lai's 51 px shake there as a control.
+      and Lai's 51 px shake there as a control;
+    - 256 px crops (24): Levin's kernels 1, 4 and 6 on eight scenes, at the size of Levin's benchmark.
     """
     delta = [Spec(s, "delta") for s in ("camera", "astronaut", "brick", "document", "night", "smooth", "moon")]
     levin_pairs = {
@@ -365,8 +366,12 @@ def _specs():
         Spec("chelsea-xl", "lai4x2"),
         Spec("astronaut-xl", "lai2"),
     ]
+    # Levin's frame size (the issue's protocol for scenes unlike Levin's photos: 255 x 255 crops,
+    # Levin's kernels): where the automatic support is 31 px
+    crops = [Spec(s, f"levin{j}", frame=256) for j in (1, 4, 6)
+             for s in ("smooth", "brick", "moon", "camera", "astronaut", "coffee", "chelsea", "gravel")]
     # round robin over the groups, so that --limit N samples every family
-    groups = [delta, levin, shakes, lai, jpeg, defocus, wide, long]
+    groups = [delta, levin, shakes, lai, jpeg, defocus, wide, long, crops]
     out = []
     for i in range(max(len(g) for g in groups)):
         out.extend(g[i] for g in groups if i < len(g))
