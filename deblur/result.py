@@ -184,7 +184,7 @@ class SolveResult:
         return f"{self.iterations} iterations, stopped by {self.stop_reason}, final cost {cost:.6g}, {secs:.2f} s"
 
 
-# Each stop reason in words, for the command line, the plot and the report (one table).
+# Each stop reason in words, for the command line and the report (one table).
 STOP_WORDS = {
     "tol": "converged (cost change below tol)",
     "gtol": "converged (gradient small)",

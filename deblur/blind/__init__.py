@@ -55,7 +55,7 @@ from .pyramid import downsample, plan
 from .record import RECORD_COLUMNS, EstimationRecord
 from .scale import block_mean, block_min, enlarge_kernel, reduction
 from .spectrum import evidence
-from .support import auto_size, delta, odd
+from .support import auto_size, delta, odd, uncapped_size
 from ..weights import estimate_noise
 
 __all__ = [
@@ -203,11 +203,12 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
 def beyond_reach(shape, max_size):
     """Whether the automatic support of a photo of ``shape`` is capped at ``max_size``.
 
-    The support is 12 % of the shorter side, at most ``max_size``: on a larger
-    photo a shake longer than the cap is beyond the reach of a full-scale
-    estimation (Köhler et al.'s 800 x 800 shakes 8-10: 120-150 px).
+    The support is 12 % of the shorter side, at most ``max_size``
+    (:func:`~deblur.blind.support.auto_size`): on a larger photo a shake longer
+    than the cap is beyond the reach of a full-scale estimation (Köhler et al.'s
+    800 x 800 shakes 8-10: 120-150 px).
     """
-    return 0.12 * min(shape) > max_size
+    return uncapped_size(shape) > auto_size(shape, max_size)
 
 
 def _reach_further(y, kernel, record, opts, mask, score, steep, noise):

@@ -21,7 +21,12 @@ def auto_size(shape, max_size=75):
     a slow shutter speed). With ``size=None`` the estimation starts from this
     support and then shrinks it level by level to the kernel's extent.
     """
-    return int(min(odd(max_size) if max_size % 2 else max_size - 1, max(7, odd(0.12 * min(shape)))))
+    return int(min(odd(max_size) if max_size % 2 else max_size - 1, uncapped_size(shape)))
+
+
+def uncapped_size(shape):
+    """The rule of :func:`auto_size` without its cap: 12 % of the shorter side, odd, at least 7."""
+    return max(7, odd(0.12 * min(shape)))
 
 
 def delta(size):

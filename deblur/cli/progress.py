@@ -61,12 +61,11 @@ def _stop_words(result, options):
     reason = result.stop_reason
     settings = result.settings or {}
     tol, limit = settings.get("tol", options.solve.tol), settings.get("time_limit", options.solve.time_limit)
-    if reason == "tol" and tol is not None:
-        return f"converged (cost change below --tol {tol:g})"
+    # the table's words, with the limits this run was given
+    if reason == "tol":
+        return f"converged (cost change below --tol {tol:g})" if tol is not None else "converged"
     if reason == "time_limit" and limit:
         return f"reached --time-limit {limit:g} s"
-    if reason == "tol":
-        return "converged"
     return stop_words(reason)
 
 
