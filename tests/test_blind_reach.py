@@ -33,10 +33,11 @@ class _Windows:
         record = EstimationRecord()
         record.crop = [0, 0, *y.shape]
         if y.shape == self.full_shape:
-            record.status, record.reason = "fallback", "the kernel still fills its 15 px support"
+            record.status, record.reason = "fallback", "the kernel still fills its 15 px support (texture)"
             return np.ones((3, 3)) / 9, record
         status, side = self.reduced
         record.status, record.message = status, f"estimated a {side}x{side} kernel"
+        record.reason = "" if status == "estimated" else "the kernel still fills its 9 px support (texture)"
         k = np.zeros((side, side))
         k[side // 2, :] = 1.0
         return (k / k.sum() if status == "estimated" else np.ones((3, 3)) / 9), record
@@ -61,6 +62,7 @@ def test_a_fallback_beyond_reach_is_estimated_again_at_half_scale(monkeypatch, r
         assert "at full scale" in record.message and "still fills" in record.message
     else:
         assert record.status == "fallback" and k.shape == (3, 3) and "on means of 2 x 2 pixels too" in record.message
+        assert record.message.count("(texture)") == 1  # the explanation both scales share, said once
 
 
 def test_within_reach_or_with_a_given_size_a_fallback_stands(monkeypatch):

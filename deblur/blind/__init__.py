@@ -223,12 +223,24 @@ def _reach_further(y, kernel, record, opts, mask, score, steep, noise):
     further, further_record = _estimate_reduced(y, 2, None, opts, mask, score, steep, noise)
     if further_record.status != "estimated" or further.shape[0] <= opts.max_size:
         there = further_record.reason if further_record.status != "estimated" else f"a {further.shape[0]} px kernel, within that reach"
-        kernel, record = _fallback(y, 3, None, score, f"{record.reason}; on means of 2 x 2 pixels too: {there}", record)
+        kernel, record = _fallback(y, 3, None, score, _both_reasons(record.reason, there), record)
         record.elapsed += further_record.elapsed
         return kernel, record
     further_record.message += f" (at full scale, with the support capped at {opts.max_size} px: {record.reason})"
     further_record.elapsed += record.elapsed
     return further, further_record
+
+
+def _both_reasons(full_scale, reduced):
+    """The two scales' reasons in one sentence, an explanation in parentheses they share said once, at the end.
+
+    >>> _both_reasons("it fills 151 px (noise or texture)", "it fills 113 px (noise or texture)")
+    'it fills 151 px; on means of 2 x 2 pixels too: it fills 113 px (noise or texture)'
+    """
+    cut = full_scale.rfind(" (")
+    if full_scale.endswith(")") and cut > 0 and reduced.endswith(full_scale[cut:]):
+        full_scale = full_scale[:cut]
+    return f"{full_scale}; on means of 2 x 2 pixels too: {reduced}"
 
 
 def _estimate_reduced(y, factor, size, opts, mask, score, steep, noise):
