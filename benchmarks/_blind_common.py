@@ -234,14 +234,15 @@ def blind_solve(image, channel_axis=None, size=None, **options):
 
 
 def record_fields(record):
-    """The blind record's verdict as plain values: status, confidence, reason, message, elapsed, support, touches, starts.
+    """The blind record's verdict as plain values: status, confidence, reason, message, elapsed, support, touches, starts, checks.
 
     ``confidence`` and ``reason`` are read with ``getattr`` (None / '' where the
     record has no such field), so the benchmarks run on records before and after
     they gain them.
     """
     if record is None:
-        return dict(status="-", confidence=None, reason="", message="", est_elapsed=None, support=None, touches=None, starts=None)
+        return dict(status="-", confidence=None, reason="", message="", est_elapsed=None, support=None, touches=None, starts=None,
+                    flat_detail_gain=None, fit_residual=None)
     conf = getattr(record, "confidence", None)
     try:
         conf = None if conf is None else float(conf)
@@ -257,6 +258,9 @@ def record_fields(record):
         touches=getattr(record, "touches", None),
         # each start's final cost and support (the choice between near-tied starts is studied from these)
         starts=[dict(s) for s in getattr(record, "starts", None) or []] or None,
+        # the restore's checks on itself (deblur.blind.harm); NaN where no restore ran
+        flat_detail_gain=float(getattr(record, "flat_detail_gain", float("nan"))),
+        fit_residual=float(getattr(record, "fit_residual", float("nan"))),
     )
 
 

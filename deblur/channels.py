@@ -149,7 +149,8 @@ def _check_region(shape, crop, max_pixels=2_000_000):
 def restored_without_harm(plan):
     """The solver's output; the photo as it was when the estimation fell back or the estimated kernel's restore damaged it.
 
-    Damage: ringing or amplified noise on the photo's flat half (:mod:`deblur.blind.harm`).
+    Damage: ringing or amplified noise on the photo's flat half, or a restore that,
+    blurred again, does not give the photo back (:mod:`deblur.blind.harm`).
     The fallback is said as the estimation's own fallbacks are (record, warning).
     """
     if plan.estimation is not None and plan.estimation.status == "fallback":
@@ -157,26 +158,45 @@ def restored_without_harm(plan):
     out, runs = _solve_channels(plan)
     if plan.estimation is None or not plan.estimation.ok:
         return out, runs
-    from .blind import BlindEstimationWarning, luminance
-    from .blind.harm import MAX_FLAT_DETAIL_GAIN, flat_detail_gain
+    why = _harm(plan, out)
+    if not why:
+        return out, runs
+    from .blind import BlindEstimationWarning
+
+    record = plan.estimation
+    record.status, record.confidence, record.reason, record.size = "fallback", 0.0, why, 3
+    record.message = f"could not use the estimated blur: {why}; {UNCHANGED}"
+    warnings.warn(record.message, BlindEstimationWarning, stacklevel=5)
+    del out
+    return _unchanged(plan)
+
+
+def _harm(plan, out):
+    """Why the restore ``out`` damaged the photo ('' when it did not); the figures go in the estimation's record.
+
+    Both checks of :mod:`deblur.blind.harm`, on the luminance the estimation reads
+    (the contact sheet's damage figures are the same).
+    """
+    from .blind import luminance
+    from .blind.harm import MAX_FIT_RESIDUAL, MAX_FLAT_DETAIL_GAIN, fit_residual, flat_detail_gain
 
     rows, cols = _check_region(plan.image.shape[:2], plan.estimation.crop)
     restored = out[rows, cols]
     if plan.opponent:
         restored = color_module.opponent_to_rgb(np.array(restored))
-    # the luminance the estimation reads (and the contact sheet's damage figure)
-    gain = flat_detail_gain(luminance(plan.image[rows, cols], channel_axis=-1), luminance(restored, channel_axis=-1))
-    plan.estimation.flat_detail_gain = gain
-    if gain <= MAX_FLAT_DETAIL_GAIN:
-        return out, runs
-    why = (f"the restore with it rang or amplified noise on the photo's flat areas (fine detail there "
-           f"x{gain:.1f} relative to the edges, > {MAX_FLAT_DETAIL_GAIN:g})")
+    before, after = luminance(plan.image[rows, cols], channel_axis=-1), luminance(restored, channel_axis=-1)
     record = plan.estimation
-    record.status, record.confidence, record.reason, record.size = "fallback", 0.0, why, 3
-    record.message = f"could not use the estimated blur: {why}; {UNCHANGED}"
-    warnings.warn(record.message, BlindEstimationWarning, stacklevel=5)
-    del out, restored
-    return _unchanged(plan)
+    record.flat_detail_gain = gain = flat_detail_gain(before, after)
+    if gain > MAX_FLAT_DETAIL_GAIN:
+        return (f"the restore with it rang or amplified noise on the photo's flat areas (fine detail there "
+                f"x{gain:.1f} relative to the edges, > {MAX_FLAT_DETAIL_GAIN:g})")
+    mask = None if plan.data_mask is None else plan.data_mask[rows, cols]
+    record.fit_residual = misfit = fit_residual(before, after, plan.kernel, mask)
+    if misfit > MAX_FIT_RESIDUAL:
+        return (f"the restore with it does not explain the photo: blurred again by the kernel, it differs from "
+                f"the photo by {misfit:.1f} times its noise (> {MAX_FIT_RESIDUAL:g}: a wrong kernel asks for a scene "
+                "beyond black or white)")
+    return ""
 
 
 # How a restore says it returned the photo as it was (the record's message ends so).

@@ -98,6 +98,10 @@ class EstimationRecord:
         The restore's check on itself (:mod:`deblur.blind.harm`): fine detail on the
         photo's flat half relative to its edges, output over input; above 3 the
         restore is not used (``status`` becomes ``'fallback'``). NaN until a restore ran.
+    fit_residual : float
+        The restore's second check: its output blurred again by the kernel, against
+        the photo, RMS over the photo's noise; above 7.5 the restore is not used.
+        NaN until a restore ran (and when the first check already refused it).
     model_sigma : float
         RMS residual ``k * x - y`` of the kept run's last latent at full resolution
         (noise plus what the kernel and the sparse latent do not explain); a restore
@@ -131,6 +135,7 @@ class EstimationRecord:
     spectrum_gain: float = math.nan
     noise_sigma: float = math.nan
     flat_detail_gain: float = math.nan
+    fit_residual: float = math.nan
     model_sigma: float = math.nan
     elapsed: float = 0.0
 

@@ -1,0 +1,79 @@
+"""The restore's checks on itself with an estimated kernel (deblur.blind.harm, deblur.channels)."""
+
+import numpy as np
+import pytest
+from scipy.signal import fftconvolve
+
+import deblur
+import deblur.blind as blind_module
+import deblur.blind.harm as harm
+from deblur import psf
+from deblur.blind import BlindEstimationWarning, EstimationRecord
+from deblur.blind.harm import MAX_FIT_RESIDUAL, fit_residual
+
+
+def _blocks(rng, n=16, side=9, low=0.1, high=0.9):
+    """A scene of flat blocks (9 px: not on JPEG's 8 px grid, which the noise estimate reads as block noise)."""
+    return np.kron(low + (high - low) * rng.random((n, n)), np.ones((side, side)))
+
+
+def test_fit_residual_is_the_noise_for_the_right_kernel_and_far_more_for_a_wrong_one(rng):
+    sharp = _blocks(rng)
+    kernel = psf.motion(9, 30)
+    noise = 0.01 * rng.standard_normal(sharp.shape)
+    blurred = fftconvolve(sharp, kernel, mode="same") + noise
+    assert fit_residual(blurred, sharp, kernel) < 1.5  # the noise itself, as the noise estimate reads it
+    comb = np.zeros((31, 31))
+    comb[15, ::6] = 1.0
+    assert fit_residual(blurred, sharp, comb / comb.sum()) > MAX_FIT_RESIDUAL
+
+
+def test_fit_residual_leaves_out_the_pixels_the_restore_does_not_fit(rng):
+    sharp = _blocks(rng)
+    kernel = psf.motion(9, 30)
+    blurred = fftconvolve(sharp, kernel, mode="same") + 0.01 * rng.standard_normal(sharp.shape)
+    spoiled = blurred.copy()
+    yy, xx = np.mgrid[: sharp.shape[0], : sharp.shape[1]]
+    spot = (yy - 70) ** 2 + (xx - 70) ** 2
+    spoiled[spot < 20**2] += 0.5  # a highlight the scene does not explain (round: no edge on JPEG's 8 px grid)
+    mask = (spot >= 26**2).astype(float)
+    assert fit_residual(spoiled, sharp, kernel) > 2 * fit_residual(blurred, sharp, kernel)
+    assert fit_residual(spoiled, sharp, kernel, mask) < 1.5  # the noise again
+
+
+def test_a_restore_that_does_not_explain_the_photo_falls_back_and_says_why(monkeypatch):
+    """A comb of a kernel on a photo of sharp 5 px blocks: no scene in the box, blurred by it, gives the photo back."""
+    rng = np.random.default_rng(2)  # its own photo: the misfit measured 53 times the noise (a right kernel: about 1)
+    blocks = np.kron(0.05 + 0.9 * (rng.random((29, 29)) > 0.5), np.ones((5, 5)))[:144, :144]
+    photo = np.clip(blocks + 0.005 * rng.standard_normal((144, 144)), 0, 1)
+
+    def comb(image, size=None, channel_axis=None):
+        k = np.zeros((31, 31))
+        k[15, ::6] = 1.0
+        record = EstimationRecord()
+        record.status, record.confidence, record.noise_sigma, record.model_sigma = "estimated", 1.0, 0.005, 0.005
+        return k / k.sum(), record
+
+    monkeypatch.setattr(blind_module, "estimate", comb)
+    monkeypatch.setattr(harm, "MAX_FLAT_DETAIL_GAIN", np.inf)  # the fit check alone (the other refuses it too)
+    with pytest.warns(BlindEstimationWarning, match="does not explain the photo"):
+        result = deblur.solve(photo, "estimate")
+    record = result.psf_estimation
+    assert record.status == "fallback" and record.confidence == 0.0 and record.fit_residual > MAX_FIT_RESIDUAL
+    assert np.array_equal(result.image, photo) and "left as it was" in record.message
+
+
+def test_a_right_kernel_passes_both_checks(rng, monkeypatch):
+    sharp = _blocks(rng)
+    kernel = psf.motion(9, 30)
+    photo = np.clip(fftconvolve(sharp, kernel, mode="same") + 0.01 * rng.standard_normal(sharp.shape), 0, 1)
+
+    def right(image, size=None, channel_axis=None):
+        record = EstimationRecord()
+        record.status, record.confidence, record.noise_sigma, record.model_sigma = "estimated", 1.0, 0.01, 0.01
+        return kernel, record
+
+    monkeypatch.setattr(blind_module, "estimate", right)
+    result = deblur.solve(photo, "estimate")
+    record = result.psf_estimation
+    assert record.status == "estimated" and record.fit_residual < 2.0 and record.flat_detail_gain < 3.0
