@@ -17,7 +17,7 @@ a wrong one asks for a scene darker than black or brighter than white, which
 the image returned cannot hold, and the fit fails there. :func:`fit_residual`
 is that misfit over the photo's noise, away from clipped highlights (whose
 scene the restore does not know). Measured (stop 21): good restores 0.9-6.4
-(the 20 highest of ``benchmarks/blind_sheet.py``'s 109 estimated photos 1.6-4.2,
+(``benchmarks/blind_sheet.py``'s 112 restored photos at most 4.2,
 ``benchmarks/blind_scenes.py`` at most 4.6 but 6.4 on a field of point lights
 brighter than white once sharp); damaged 9.0 (a sharp page of text given a
 55 px kernel of glyph strokes: its paper turned to black and white noise) and
