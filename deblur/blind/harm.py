@@ -74,17 +74,18 @@ def fit_residual(before, after, kernel, mask=None):
     """
     y = np.asarray(before, dtype=np.float64)
     x = np.clip(np.asarray(after, dtype=np.float64), 0.0, 1.0)
-    kh, kw = kernel.shape
+    k = np.asarray(kernel, dtype=np.float64)
+    kh, kw = k.shape
     if y.shape[0] < kh or y.shape[1] < kw:
         return float("nan")
-    model = fftconvolve(x, np.asarray(kernel, dtype=np.float64), mode="valid")
+    model = fftconvolve(x, k, mode="valid")
     inner = (slice(kh // 2, kh // 2 + model.shape[0]), slice(kw // 2, kw // 2 + model.shape[1]))
     misfit = model - y[inner]
     if mask is not None:
         # a clipped highlight may be brighter than white in the solve (its scene is censored, not
         # known) and is white in the image returned: the pixels whose model reaches one are not judged
         clipped = (np.asarray(mask) <= 0).astype(np.float64)
-        reach = fftconvolve(clipped, (np.asarray(kernel) > 0).astype(np.float64), mode="valid")
+        reach = fftconvolve(clipped, (k > 0).astype(np.float64), mode="valid")
         misfit = misfit[reach < 0.5]
     if misfit.size == 0:
         return float("nan")
