@@ -18,7 +18,7 @@ from .images import to_pixels as from_float
 
 __all__ = ["write_image", "output_format", "side_by_side", "FORMATS", "IMAGE_EXTENSIONS", "DEFAULT_QUALITY"]
 
-# Extension -> Pillow format name. The readable and writable set is the same.
+# Extension -> Pillow format name: what deblur writes (it reads whatever Pillow or tifffile opens).
 FORMATS = {
     ".png": "PNG",
     ".jpg": "JPEG",

@@ -91,6 +91,15 @@ def test_restore_default_output_and_summary(runner, gray, tmp_path):
         assert im.mode == "L" and im.size == (32, 32)
 
 
+def test_restore_default_output_of_an_unwritable_format_is_png(runner, tmp_path):
+    gif = tmp_path / "anim.gif"
+    Image.fromarray(np.kron(np.eye(4, dtype=np.uint8) * 200, np.ones((8, 8), np.uint8))).save(gif)
+    result = run(runner, "restore", gif, *PSF, *FAST)
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "anim.deblurred.png") as im:
+        assert im.size == (32, 32)
+
+
 def test_restore_never_overwrites_without_flag(runner, gray, tmp_path):
     out = tmp_path / "o.png"
     out.write_bytes(b"precious")

@@ -139,9 +139,10 @@ def announce_compilation(quiet):
     return True
 
 
-def default_output(path):
+def default_output(path, writable=(".png",)):
+    """``photo.deblurred.jpg`` for ``photo.jpg``; a format deblur reads but does not write (GIF) gets ``.png``."""
     stem, ext = os.path.splitext(path)
-    return f"{stem}.deblurred{ext}"
+    return f"{stem}.deblurred{ext if ext.lower() in writable else '.png'}"
 
 
 def check_ext(param, path, allowed):

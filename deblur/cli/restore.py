@@ -31,7 +31,7 @@ from .progress import IterationProgress, report_outcome, write_report
 @click.command(context_settings=CONTEXT)
 @click.argument("input", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Output image [default: INPUT's name with .deblurred before the extension].")
+              help="Output image [default: INPUT's name with .deblurred before the extension; .png for a GIF].")
 @psf_option
 @solver_options
 @color_options
@@ -63,7 +63,7 @@ def restore(ctx, input, output, reference, plot, history, compare, save_psf, rep
     from .. import pipeline
 
     options = restore_options(ctx, kw)
-    output = output or default_output(input)
+    output = output or default_output(input, imio.IMAGE_EXTENSIONS)
     check_ext("'-o' / '--output'", output, imio.IMAGE_EXTENSIONS)
     if plot:
         check_ext("'--plot'", plot, PLOT_EXTENSIONS)
