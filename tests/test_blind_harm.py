@@ -97,6 +97,27 @@ def test_a_restore_that_does_not_explain_the_photo_falls_back_and_says_why(monke
     assert np.array_equal(result.image, photo) and "left as it was" in record.message
 
 
+def test_the_command_line_says_in_one_note_why_the_photo_is_left_as_it_was(monkeypatch, tmp_path):
+    """The fit check's fallback through ``deblur restore``: exit 0, one note (not a warning), the photo's pixels."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from deblur import cli
+
+    rng = np.random.default_rng(2)  # the photo of the test above
+    blocks = np.kron(0.05 + 0.9 * (rng.random((29, 29)) > 0.5), np.ones((5, 5)))[:144, :144]
+    pixels = np.round(255 * np.clip(blocks + 0.005 * rng.standard_normal((144, 144)), 0, 1)).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "photo.png")
+    monkeypatch.setattr(blind_module, "estimate", _estimated(_comb(), 0.005))
+    monkeypatch.setattr(harm, "MAX_FLAT_DETAIL_GAIN", np.inf)
+    out = tmp_path / "out.png"
+    result = CliRunner().invoke(cli.main, ["restore", str(tmp_path / "photo.png"), "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("does not explain the photo") == 1 and "left as it was" in result.stderr
+    assert "warning" not in result.stderr.lower()
+    assert np.array_equal(np.asarray(Image.open(out)), pixels)
+
+
 def test_a_right_kernel_passes_both_checks(rng, monkeypatch):
     sharp = _blocks(rng)
     kernel = psf.motion(9, 30)
