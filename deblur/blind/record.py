@@ -96,11 +96,13 @@ class EstimationRecord:
         Noise level of the photo's luminance (:func:`deblur.weights.estimate_noise`).
     flat_detail_gain : float
         The restore's check on itself (:mod:`deblur.blind.harm`): fine detail on the
-        photo's flat half relative to its edges, output over input; above 3 the
-        restore is not used (``status`` becomes ``'fallback'``). NaN until a restore ran.
+        photo's flat half relative to its edges, output over input; above
+        :data:`~deblur.blind.harm.MAX_FLAT_DETAIL_GAIN` the restore is not used
+        (``status`` becomes ``'fallback'``). NaN until a restore ran.
     fit_residual : float
         The restore's second check: its output blurred again by the kernel, against
-        the photo, RMS over the photo's noise; above 7.5 the restore is not used.
+        the photo, RMS over the photo's noise; above
+        :data:`~deblur.blind.harm.MAX_FIT_RESIDUAL` the restore is not used.
         NaN until a restore ran (and when the first check already refused it).
     model_sigma : float
         RMS residual ``k * x - y`` of the kept run's last latent at full resolution

@@ -139,10 +139,12 @@ def announce_compilation(quiet):
     return True
 
 
-def default_output(path, writable=(".png",)):
+def default_output(path):
     """``photo.deblurred.jpg`` for ``photo.jpg``; a format deblur reads but does not write (GIF) gets ``.png``."""
+    from ..io import IMAGE_EXTENSIONS
+
     stem, ext = os.path.splitext(path)
-    return f"{stem}.deblurred{ext if ext.lower() in writable else '.png'}"
+    return f"{stem}.deblurred{ext if ext.lower() in IMAGE_EXTENSIONS else '.png'}"
 
 
 def check_ext(param, path, allowed):

@@ -63,7 +63,7 @@ def restore(ctx, input, output, reference, plot, history, compare, save_psf, rep
     from .. import pipeline
 
     options = restore_options(ctx, kw)
-    output = output or default_output(input, imio.IMAGE_EXTENSIONS)
+    output = output or default_output(input)
     check_ext("'-o' / '--output'", output, imio.IMAGE_EXTENSIONS)
     if plot:
         check_ext("'--plot'", plot, PLOT_EXTENSIONS)
