@@ -84,6 +84,19 @@ def test_existing_outputs_skip_or_refuse(folder, tmp_path):
     assert result.exit_code == 0
 
 
+def test_a_format_read_but_not_written_is_restored_to_png(folder, tmp_path):
+    with Image.open(folder / "a.png") as image:
+        image.save(folder / "a.gif")
+        image.save(folder / "d.gif")
+    out = tmp_path / "out"
+    result = run("batch", folder, out, *FAST, "--pattern", "*.gif,a.png")
+    assert result.exit_code == 0, result.output
+    # d.gif has its stem to itself; a.gif shares "a" with a.png, so its output keeps the whole name
+    assert sorted(p.name for p in out.glob("*.png")) == ["a.gif.png", "a.png", "d.png"]
+    with Image.open(out / "d.png") as restored:
+        assert restored.format == "PNG"
+
+
 def test_usage_errors(folder, tmp_path):
     assert run("batch", folder, folder, *FAST).exit_code == 2
     result = run("batch", folder, tmp_path / "o", *FAST, "--pattern", "*.gif")

@@ -31,6 +31,19 @@ REPORT_NAME = "report.html"  # deblur batch --report: OUTPUT_DIR/report.html, pi
 DEFAULT_PATTERNS = "*.png,*.jpg,*.jpeg,*.tif,*.tiff,*.bmp,*.webp"
 
 
+def _output_file(out_dir, rel, unique_stem):
+    """The restored image's path: the input's own name, or ``.png`` for a format deblur reads but does not write (GIF).
+
+    ``a.gif`` beside an ``a.png`` becomes ``a.gif.png``, so the two outputs stay apart.
+    """
+    from ..io import IMAGE_EXTENSIONS
+
+    stem, ext = os.path.splitext(rel)
+    if ext.lower() in IMAGE_EXTENSIONS:
+        return os.path.join(out_dir, rel)
+    return os.path.join(out_dir, (stem if unique_stem else rel) + ".png")
+
+
 def _side_file(out_dir, rel, suffix, unique_stem):
     stem, _ = os.path.splitext(rel)
     base = stem if unique_stem else rel
@@ -113,7 +126,7 @@ def batch(ctx, input_dir, output_dir, pattern, recursive, jobs, skip_existing, r
     jobs_list, rows, existing = [], [], []
     for path, rel, stem in zip(files, rels, stems):
         unique = stems.count(stem) == 1
-        out = os.path.join(out_abs, rel)
+        out = _output_file(out_abs, rel, unique)
         job = _batch.FileJob(
             input=path,
             output=out,
