@@ -21,6 +21,7 @@ import numpy as np
 from . import color as color_module
 from . import psf as psf_module
 from .channels import UNCHANGED, restored_without_harm
+from .clipped import planned_masks
 from .errors import ArgumentError, ArgumentTypeError, InputError
 from .images import check_image, from_float, to_float
 from .operators import BlurOperator
@@ -108,6 +109,8 @@ class Plan:
     chroma: object = None
     source: object = None  # the image as passed: what an unchanged restore returns
     unchanged: bool = False  # set by the run: the estimate was not used, the photo is returned as it was
+    clipped_pending: object = None  # clipped='auto': the mask the run censors with if the kept model misfits
+    clipped_misfit: object = None  # set by the run: the kept model's misfit round the clipped pixels (deblur.clipped)
 
     @property
     def luma(self):
@@ -149,16 +152,8 @@ def prepare(image, psf, options=None, *, channel_axis=None, reference=None, call
         luma, chroma = color_module.split_luma(to_float(channels_last, dtype))
         channels_last = luma[..., np.newaxis]
     kernel, estimation = _resolve_psf(psf, channels_last)
-    # an estimation that found no blur leaves nothing for the clipped model to explain
     estimated = estimation is not None and estimation.ok
-    clipped = options.clipped
-    data_mask = None
-    if clipped == "ignore" or (clipped == "auto" and estimated):
-        from .blind.outliers import restore_mask  # here, not at import: the blind package is 0.4 s of start-up
-
-        data_mask = restore_mask(channels_last)
-    if data_mask is not None and data_mask.all():
-        data_mask = None
+    data_mask, clipped_pending = planned_masks(options.clipped, channels_last, kernel, estimation)
     with _arguments():
         reg = make_regularizer(options.regularizer, eps=options.eps, p=options.p)
         decay = check_decay(options.resolved_schedule, options.decay)
@@ -191,7 +186,7 @@ def prepare(image, psf, options=None, *, channel_axis=None, reference=None, call
     return Plan(
         image=channels_last, input_dtype=np.asarray(image).dtype, channel_axis=channel_axis, kernel=kernel,
         estimation=estimation, options=options, solver_options=solver_options, regularizer=reg, dtype=dtype,
-        operator=operator, opponent=opponent, rgb=rgb, rgb_box=rgb_box, data_mask=data_mask,
+        operator=operator, opponent=opponent, rgb=rgb, rgb_box=rgb_box, data_mask=data_mask, clipped_pending=clipped_pending,
         model_factor=model_factor, reference=ref, callback=callback, chroma=chroma, source=np.asarray(image),
     )
 
@@ -224,6 +219,7 @@ def solve_plan(plan):
     settings.update(
         engine=plan.operator.engine,
         clipped_pixels_ignored=0 if mask is None else int(mask.size - np.count_nonzero(mask)),
+        clipped_misfit=plan.clipped_misfit,
         model_error_factor=plan.model_factor,
         lipschitz=list(lipschitz),
     )
@@ -327,8 +323,12 @@ def solve(image, psf, *, channel_axis=None, reference=None, callback=None, **opt
         exceed it (a light brighter than the sensor's white; after Cho, Wang
         and Lee, ICCV 2011, who leave them out, which lets lights fade); in
         the colour differences of the opponent basis they bound nothing and
-        are left out. 'keep' fits every pixel; 'auto' ignores them when a
-        blur was estimated, keeps them otherwise.
+        are left out. 'keep' fits every pixel. 'auto' lets the photo decide
+        (:mod:`deblur.clipped`): restored with the clipped pixels kept, the
+        output blurred again must give the photo back round them within its
+        noise (a scene at white: paper, a saturated colour); when it does not
+        (a light brighter than white), the restore is run again with them
+        ignored. ``result.settings['clipped_misfit']`` says by how much.
     color_space : {'opponent', 'rgb', 'luma'}
         How a three-channel image is restored: in an orthonormal luminance /
         colour-difference basis (default; the smooth colour differences get

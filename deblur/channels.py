@@ -75,66 +75,103 @@ def _channel_problem(plan, c, observed, lam):
 
 
 def _solve_channels(plan):
-    """Run the solver on each channel of ``plan``; the restored channels (working dtype) and the runs' facts."""
-    options, reg, dtype, n_channels = plan.options, plan.regularizer, plan.dtype, plan.n_channels
+    """Run the solver on each channel of ``plan``; the restored channels (working dtype) and the runs' facts.
+
+    With ``clipped='auto'`` and clipped pixels (``plan.clipped_pending``), each
+    channel that censors is first restored with them kept; when that restore
+    does not explain the photo round them (:mod:`deblur.clipped`), the mask is
+    set and the channels are solved again from the first.
+    """
     runs = []
     # each channel's answer goes straight into the output (no list of copies to stack)
-    out = np.empty(plan.image.shape, dtype=dtype)
+    out = np.empty(plan.image.shape, dtype=plan.dtype)
     start = time.perf_counter()
-    for c in range(n_channels):
-        if plan.opponent:
-            observed = np.ascontiguousarray(color_module.opponent_channel(plan.rgb, c))
-        else:
-            observed = np.ascontiguousarray(to_float(plan.image[..., c], dtype))
-        lam, sigma = image_weight(observed, reg.name) if options.weight == "auto" else (options.weight, None)
-        lam *= plan.model_factor
-        bounds = (min(0.0, float(observed.min())), max(1.0, float(observed.max()))) if options.clip else None
-        # a clipped pixel bounds the luminance (and each RGB channel) from below; its colour
-        # differences it does not bound, and they leave the data term there (fitted as
-        # observed instead, night scenes lost 0.9-1.8 dB in benchmarks/blind_scenes.py)
-        censored = not (plan.opponent and c > 0)
-        # a censored pixel saw a light brighter than the sensor's white: capped at the
-        # white level, the model reaches a clipped value only with the kernel's whole
-        # footprint at white, and every light blooms by the kernel's size; the image
-        # returned is put back in the box
-        lifted = bounds is not None and censored and plan.data_mask is not None
-        observed, channel_op, channel_lam, channel_mask, view = _channel_problem(plan, c, observed, lam)
-        precond = _preconditioner(options.preconditioner, options.boundary, channel_op, channel_lam * reg.curvature,
-                                  dtype)
-        solve_bounds = (bounds[0], math.inf) if lifted else bounds
-        problem = Problem(channel_op, observed, reg, channel_lam, solve_bounds, precond, channel_mask, censored=censored)
-        channel_options = plan.solver_options
-        if channel_options.time_limit is not None:
-            remaining = channel_options.time_limit - (time.perf_counter() - start)
-            channel_options = Options(**{**channel_options.__dict__,
-                                         "time_limit": max(remaining / (n_channels - c), 1e-3)})
-        lr = plan.solver_options.lr
-        if lr is not None and lr > 2.0 / problem.lipschitz and c == 0:
-            warnings.warn(
-                f"step size lr={lr:.3g} is above the stability limit 2/L = {2.0 / problem.lipschitz:.3g}: "
-                "plain gradient descent diverges there; the solver will halve it when the cost rises",
-                StepSizeWarning,
-                stacklevel=4,
-            )
-        metrics = None
-        if plan.reference is not None:
-            # errors are measured in the orthonormal basis, where they add up as in RGB
-            span = color_module.OPPONENT_SPAN[c] if plan.opponent else 1.0
-            metrics = _metrics_for(plan.reference[..., c] * span, span)
-        run = GradientDescent(
-            problem, channel_op.initial_guess(observed), channel_options, plan.callback, metrics, c, view=view
-        ).run()
-        image_view = run.image if view is None else view(run.image)
-        run.release()  # drop the solver's work arrays before the answer is copied out
-        out[..., c] = image_view
-        if lifted:
-            np.clip(out[..., c], *bounds, out=out[..., c])
-        del image_view
-        if plan.opponent and sigma is not None:
-            sigma = sigma * color_module.OPPONENT_SPAN[c]
-        runs.append((run.history, run.events, lam, sigma, run.stop_reason, run.lipschitz, run.iteration))
-        del run, problem, observed, precond, channel_op
+    c, warn = 0, True
+    while c < plan.n_channels:
+        beyond_white, facts = _solve_channel(plan, c, out, start, warn)
+        if beyond_white:
+            plan.data_mask, plan.clipped_pending = plan.clipped_pending, None
+            runs, c, warn = [], 0, False
+            continue
+        runs.append(facts)
+        c += 1
     return out, runs
+
+
+def _censored(plan, c):
+    """A clipped pixel bounds the luminance (and each RGB channel) from below; its colour differences it does not bound."""
+    # left out of the colour differences' data term instead (fitted as observed, night scenes
+    # lost 0.9-1.8 dB in benchmarks/blind_scenes.py)
+    return not (plan.opponent and c > 0)
+
+
+def _lights_beyond_white(plan, operator, latent, observed, sigma):
+    """True when the kept model's restore of one channel misfits round its clipped pixels (the settings say by how much)."""
+    from .clipped import MAX_KEPT_MISFIT, near_clipped_misfit
+
+    misfit = near_clipped_misfit(operator, latent, observed, plan.clipped_pending, sigma)
+    if misfit == misfit and (plan.clipped_misfit is None or misfit > plan.clipped_misfit):  # the largest judged
+        plan.clipped_misfit = misfit
+    return misfit > MAX_KEPT_MISFIT
+
+
+def _solve_channel(plan, c, out, start, warn=True):
+    """Restore channel ``c`` of ``plan`` into ``out[..., c]``; whether its clipped pixels must be censored, and the run's facts.
+
+    The first is True only while ``clipped='auto'`` is pending, for a channel that censors
+    and whose kept model does not explain the photo round its clipped pixels.
+    """
+    options, reg, dtype, n_channels = plan.options, plan.regularizer, plan.dtype, plan.n_channels
+    if plan.opponent:
+        observed = np.ascontiguousarray(color_module.opponent_channel(plan.rgb, c))
+    else:
+        observed = np.ascontiguousarray(to_float(plan.image[..., c], dtype))
+    lam, sigma = image_weight(observed, reg.name) if options.weight == "auto" else (options.weight, None)
+    lam *= plan.model_factor
+    bounds = (min(0.0, float(observed.min())), max(1.0, float(observed.max()))) if options.clip else None
+    censored = _censored(plan, c)
+    # a censored pixel saw a light brighter than the sensor's white: capped at the
+    # white level, the model reaches a clipped value only with the kernel's whole
+    # footprint at white, and every light blooms by the kernel's size; the image
+    # returned is put back in the box
+    lifted = bounds is not None and censored and plan.data_mask is not None
+    observed, channel_op, channel_lam, channel_mask, view = _channel_problem(plan, c, observed, lam)
+    precond = _preconditioner(options.preconditioner, options.boundary, channel_op, channel_lam * reg.curvature, dtype)
+    solve_bounds = (bounds[0], math.inf) if lifted else bounds
+    problem = Problem(channel_op, observed, reg, channel_lam, solve_bounds, precond, channel_mask, censored=censored)
+    channel_options = plan.solver_options
+    if channel_options.time_limit is not None:
+        remaining = channel_options.time_limit - (time.perf_counter() - start)
+        channel_options = Options(**{**channel_options.__dict__,
+                                     "time_limit": max(remaining / (n_channels - c), 1e-3)})
+    lr = plan.solver_options.lr
+    if lr is not None and lr > 2.0 / problem.lipschitz and c == 0 and warn:
+        warnings.warn(
+            f"step size lr={lr:.3g} is above the stability limit 2/L = {2.0 / problem.lipschitz:.3g}: "
+            "plain gradient descent diverges there; the solver will halve it when the cost rises",
+            StepSizeWarning,
+            stacklevel=5,
+        )
+    metrics = None
+    if plan.reference is not None:
+        # errors are measured in the orthonormal basis, where they add up as in RGB
+        span = color_module.OPPONENT_SPAN[c] if plan.opponent else 1.0
+        metrics = _metrics_for(plan.reference[..., c] * span, span)
+    run = GradientDescent(
+        problem, channel_op.initial_guess(observed), channel_options, plan.callback, metrics, c, view=view
+    ).run()
+    image_view = run.image if view is None else view(run.image)
+    run.release()  # drop the solver's work arrays before the answer is copied out
+    beyond_white = (plan.clipped_pending is not None and censored and view is None
+                    and _lights_beyond_white(plan, channel_op, run.x, observed, sigma))
+    out[..., c] = image_view
+    if lifted:
+        np.clip(out[..., c], *bounds, out=out[..., c])
+    del image_view
+    if plan.opponent and sigma is not None:
+        sigma = sigma * color_module.OPPONENT_SPAN[c]
+    facts = (run.history, run.events, lam, sigma, run.stop_reason, run.lipschitz, run.iteration)
+    return beyond_white, facts
 
 
 def _check_region(shape, crop, max_pixels=2_000_000):
@@ -216,7 +253,7 @@ def _unchanged(plan):
 
     plan.kernel = delta(3)
     plan.operator = BlurOperator(plan.kernel, plan.image.shape[:2], plan.options.boundary, plan.dtype)
-    plan.model_factor, plan.data_mask = 1.0, None
+    plan.model_factor, plan.data_mask, plan.clipped_pending = 1.0, None, None
     plan.solver_options = Options(**{**plan.solver_options.__dict__, "max_num_iter": 0})
     plan.unchanged = True
     return _solve_channels(plan)

@@ -170,8 +170,8 @@ class SolveOptions:
     p: float = _option(0.8)
     clipped: str = _option("auto", check=_choice(CLIPPED), flag="--clipped", kind="choice", choices=CLIPPED,
                            help="Pixels at the white level: 'ignore' fits them one-sided (a light may be brighter "
-                                "than white; best for night photos), 'keep' as observed; 'auto': ignore when the blur "
-                                "is estimated.", record=False)
+                                "than white: lamps, stars), 'keep' as observed (a scene at white: paper); 'auto': keep "
+                                "them unless the restore then does not explain the photo round them.", record=False)
     color_space: str = _option("opponent", check=_choice(COLOR_SPACES))
 
     def __post_init__(self):

@@ -109,3 +109,68 @@ def test_an_unknown_clipped_mode_is_a_usage_error(tmp_path):
     assert result.exit_code == 2
     assert "sometimes" in result.output and "ignore" in result.output
     assert not list(tmp_path.glob("in.restored*"))
+
+
+def white_card_scene():
+    """A white card in a grey scene, blurred, with 1 % noise, in 8 bits: at white in the scene itself, clipped by noise."""
+    rng = np.random.default_rng(5)
+    scene = np.full((96, 96), 0.4)
+    scene[30:66, 30:66] = 1.0
+    kernel = psf.motion(9, 30)
+    y = fftconvolve(scene, kernel, mode="valid")
+    y = y + 0.01 * rng.standard_normal(y.shape)
+    return np.round(np.clip(y, 0.0, 1.0) * 255) / 255, kernel
+
+
+def test_auto_keeps_a_scene_at_white_that_the_kept_model_explains():
+    """A known kernel, pixels clipped by noise on a white card: 'auto' restores as 'keep' does, bit for bit."""
+    from deblur.clipped import MAX_KEPT_MISFIT
+
+    y, kernel = white_card_scene()
+    assert (y >= 254 / 255).sum() >= 50
+    auto = deblur.solve(y, kernel, max_num_iter=20)
+    keep = deblur.solve(y, kernel, clipped="keep", max_num_iter=20)
+    np.testing.assert_array_equal(auto.image, keep.image)
+    assert auto.settings["clipped_pixels_ignored"] == 0
+    assert auto.settings["clipped_misfit"] <= MAX_KEPT_MISFIT
+
+
+def test_auto_censors_a_light_beyond_white_that_the_kept_model_cannot_explain():
+    """A light 4x brighter than white under a known kernel: kept, its blur's tails do not fit, so 'auto'
+    restores as 'ignore' does (censored, no bloom), and says nothing a user would need to act on."""
+    import warnings
+
+    from deblur.clipped import MAX_KEPT_MISFIT
+
+    scene = np.full((80, 80), 0.1)
+    scene[38:42, 38:42] = 4.0
+    kernel = psf.motion(15, 30)
+    y = np.round(np.clip(fftconvolve(scene, kernel, mode="valid"), 0.0, 1.0) * 255) / 255
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        auto = deblur.solve(y, kernel, max_num_iter=60)
+    ignore = deblur.solve(y, kernel, clipped="ignore", max_num_iter=60)
+    np.testing.assert_array_equal(auto.image, ignore.image)
+    assert auto.settings["clipped_pixels_ignored"] == ignore.settings["clipped_pixels_ignored"] > 0
+    assert auto.settings["clipped_misfit"] > MAX_KEPT_MISFIT
+    assert len(auto.history) == len(ignore.history)  # the history is the censored run's alone
+
+
+def test_near_clipped_misfit_reads_the_noise_for_the_right_model_and_more_for_a_wrong_one():
+    from deblur.clipped import near_clipped_misfit
+
+    rng = np.random.default_rng(8)
+    op = BlurOperator(psf.motion(7, 0), (90, 90), "valid", np.dtype(np.float64))
+    x = rng.random(op.domain_shape)
+    y = op.forward(x) + 0.01 * rng.standard_normal(op.range_shape)
+    mask = np.ones(y.shape, dtype=bool)
+    mask[40:44, 50:54] = False
+    assert 0.8 <= near_clipped_misfit(op, x, y, mask, sigma=0.01) <= 1.25
+    wrong = x.copy()
+    op.crop(wrong)[36:48, 44:60] += 0.2  # the scene round the clipped pixels brighter than the photo allows
+    assert near_clipped_misfit(op, wrong, y, mask, sigma=0.01) > 5
+    # only the pixels round the clipped ones are judged: a wrong scene far from them reads the noise
+    far = x.copy()
+    op.crop(far)[0:10, 0:10] += 0.2
+    assert near_clipped_misfit(op, far, y, mask, sigma=0.01) <= 1.25
+    assert np.isnan(near_clipped_misfit(op, x, y, np.ones(y.shape, dtype=bool), sigma=0.01))

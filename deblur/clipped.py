@@ -1,0 +1,81 @@
+"""Clipped highlights: which model a restore fits them with, decided by the photo (``clipped='auto'``).
+
+A pixel at the sensor's white level says only that the scene, blurred, reached
+white there. Two models fit it:
+
+- *kept* (``clipped='keep'``): fitted as observed, under the box ``[0, 1]``.
+  Right for a scene that is itself at white (paper, a white cup, a saturated
+  colour such as a logo's orange), whose pixels clip by noise at most; the box
+  then also steadies the restore round them.
+- *censored* (``clipped='ignore'``): the restore, blurred, must reach at least
+  the observed value and may exceed it, and the scene under it may be brighter
+  than white (:mod:`deblur.channels` lifts the box's upper bound). Right for
+  lamps, stars, the sun on chrome. Kept instead, a light beyond white must
+  become a white patch the kernel's size to reach the clipped value, and its
+  blur's tails below the clip level then do not fit.
+
+So ``'auto'`` restores with the kept model first, blurs that restore again by
+the kernel and compares it with the photo on the pixels whose kernel footprint
+reaches a clipped one (:func:`near_clipped_misfit`). A scene at white fits
+there within its noise; a light beyond white cannot. Measured with the true
+kernels (stop 23): the clipped cases of ``benchmarks/quality.py`` (coffee,
+astronaut) 0.7-1.0 times the noise, and ``benchmarks/blind_scenes.py``'s
+logos, documents, phantom and coffee 0.8-1.4; its night and star scenes
+8.1-18.2. Above :data:`MAX_KEPT_MISFIT` the restore is solved again with the
+clipped pixels censored. Censoring wherever a kernel is given cost
+``quality.py``'s coffee 0.5 dB and the logos 5-7 dB; keeping them cost the
+night scenes 5-11 dB (docs/blind.md, Known limits).
+"""
+
+import numpy as np
+
+from .weights import estimate_noise
+
+__all__ = ["MAX_KEPT_MISFIT", "planned_masks", "near_clipped_misfit"]
+
+# Three times the noise: kept restores of scenes at white measured at most 1.4, of lights beyond white at least 8.1.
+MAX_KEPT_MISFIT = 3.0
+
+
+def planned_masks(clipped, channels_last, kernel, estimation):
+    """``(data_mask, pending)`` of a restore: the clipped pixels' mask now, or the one ``'auto'`` may switch to.
+
+    ``data_mask`` (False at a clipped pixel and one pixel round it) is set for
+    ``'ignore'``; ``pending`` for ``'auto'`` when the photo has clipped pixels
+    and a blur is to be removed (a kernel of more than one tap, not an
+    estimation that found none). Both are None otherwise.
+    """
+    blur = (estimation is None or estimation.ok) and np.count_nonzero(kernel) > 1
+    if clipped == "keep" or (clipped == "auto" and not blur):
+        return None, None
+    from .blind.outliers import restore_mask  # here, not at import: the blind package is 0.4 s of start-up
+
+    mask = restore_mask(channels_last)
+    if mask.all():
+        return None, None
+    return (mask, None) if clipped == "ignore" else (None, mask)
+
+
+def near_clipped_misfit(operator, latent, observed, mask, sigma=None):
+    """RMS of ``A latent - observed``, over the noise, on the unclipped pixels whose kernel footprint reaches a clipped one.
+
+    ``operator`` is the channel's :class:`~deblur.operators.BlurOperator` and
+    ``latent`` the solver's image on its domain, so the model judged is the
+    solve's own (the scene beyond the frame included); ``observed`` is the
+    frame and ``mask`` False at its clipped pixels; ``sigma`` the observation's
+    noise (:func:`deblur.weights.estimate_noise` when None). NaN when no pixel
+    is judged.
+    """
+    model = operator.forward(latent)
+    clipped = np.zeros(operator.domain_shape, dtype=operator.dtype)
+    operator.crop(clipped)[...] = ~mask
+    reach = operator.forward(clipped)  # the kernel's mass over the clipped pixels in each footprint
+    taps = operator.psf[operator.psf > 0]
+    # the smallest tap that counts, above the float32 transforms' rounding
+    judged = (reach > max(0.5 * taps.min(), 1e-4 * taps.max())) & mask
+    if not judged.any():
+        return float("nan")
+    if sigma is None:
+        sigma = estimate_noise(np.asarray(observed, dtype=np.float64))
+    misfit = (model - observed)[judged]
+    return float(np.sqrt(np.mean(np.square(misfit, dtype=np.float64))) / max(float(sigma), 1e-6))
