@@ -207,6 +207,9 @@ def process(photo, options, cache_dir, fresh=False):
         touches=rec["touches"],
         ref_method=photo["ref_method"],
         options=options,
+        # deblur.clipped: the kept model's misfit round the clipped pixels, and how many were censored
+        clipped_misfit=result.settings.get("clipped_misfit"),
+        clipped_censored=result.settings.get("clipped_pixels_ignored"),
     )
     if photo["ref_kernel"]:
         ref = common.load_gray(photo["ref_kernel"])
