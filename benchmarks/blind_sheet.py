@@ -306,6 +306,9 @@ def _caption(fig, height, width=CAPTION):
         lines.append((part, (90, 90, 90)))
     lines.append((f"HF flat/edge x{fig['hf_flat']:.2f}, clipped {100 * fig['clip_out']:.1f}% ({100 * fig['clip_added']:+.1f})", (0, 0, 0)))
     lines.append((f"damage {fig['damage']:.2f}", (0, 0, 0)))
+    if fig.get("clipped_misfit") is not None:  # deblur.clipped's choice for the clipped highlights
+        model = "censored" if fig.get("clipped_censored") else "kept"
+        lines.append((f"clipped pixels {model} (kept model's misfit {fig['clipped_misfit']:.1f})", (90, 90, 90)))
     for text, col in lines:
         draw.text((8, y), text, fill=col, font=small)
         y += 19

@@ -328,7 +328,7 @@ def solve(image, psf, *, channel_axis=None, reference=None, callback=None, **opt
         output blurred again must give the photo back round them within its
         noise (a scene at white: paper, a saturated colour); when it does not
         (a light brighter than white), the restore is run again with them
-        ignored. ``result.settings['clipped_misfit']`` says by how much.
+        ignored (a ``callback`` sees both runs). ``result.settings['clipped_misfit']`` says by how much.
     color_space : {'opponent', 'rgb', 'luma'}
         How a three-channel image is restored: in an orthonormal luminance /
         colour-difference basis (default; the smooth colour differences get
