@@ -38,10 +38,9 @@ def _output_file(out_dir, rel, unique_stem):
     """
     from ..io import IMAGE_EXTENSIONS
 
-    stem, ext = os.path.splitext(rel)
-    if ext.lower() in IMAGE_EXTENSIONS:
+    if os.path.splitext(rel)[1].lower() in IMAGE_EXTENSIONS:
         return os.path.join(out_dir, rel)
-    return os.path.join(out_dir, (stem if unique_stem else rel) + ".png")
+    return _side_file(out_dir, rel, ".png", unique_stem)
 
 
 def _side_file(out_dir, rel, suffix, unique_stem):
