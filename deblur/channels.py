@@ -110,8 +110,8 @@ def _lights_beyond_white(plan, operator, latent, observed, sigma):
     from .clipped import MAX_KEPT_MISFIT, near_clipped_misfit
 
     misfit = near_clipped_misfit(operator, latent, observed, plan.clipped_pending, sigma)
-    if misfit == misfit and (plan.clipped_misfit is None or misfit > plan.clipped_misfit):  # the largest judged
-        plan.clipped_misfit = misfit
+    if not math.isnan(misfit):  # the settings keep the largest of the channels judged
+        plan.clipped_misfit = max(misfit, plan.clipped_misfit or 0.0)
     return misfit > MAX_KEPT_MISFIT
 
 
