@@ -116,6 +116,32 @@ def test_pure_noise_falls_back(rng):
     assert k.max() == 1.0
 
 
+def test_noise_scores_as_white_noise_of_its_size_at_any_size():
+    """The featureless test compares with noise of the photo's own shape: pure noise scores more on a larger frame."""
+    from deblur.blind.config import make_options
+    from deblur.blind.confidence import featureless_test
+    from deblur.blind.support import auto_size
+
+    scores = []
+    for n in (64, 1024):
+        y = 0.5 + 0.02 * np.random.default_rng(n).standard_normal((n, n))
+        score, floor = featureless_test(y, auto_size(y.shape), make_options())
+        assert 0.8 < score / (floor / 2.0) < 1.25  # the floor is twice noise's score: another seed of the same noise
+        scores.append(score)
+        _, record = estimate(y)
+        assert record.status == "fallback" and "stand out of its noise" in record.reason
+    assert scores[1] > 1.5 * scores[0]  # measured 3.8 against 2.0: why a fixed floor cannot serve every size
+
+
+def test_low_contrast_blurred_scene_is_not_featureless():
+    """A blurred scene of 10 % contrast scores 6.4, below the fixed floor of 8 that refused it, and 3.6x white noise."""
+    sharp = camera_crop(256)
+    y = blur(0.5 + 0.1 * (sharp - sharp.mean()), psf.motion(15, 30), 0.01, np.random.default_rng(0))
+    _, record = estimate(y, starts="horizontal", iterations=1, probe_support=False)
+    assert record.structure < 8.0
+    assert "stand out of its noise" not in (record.reason or "")  # past the featureless test (a later check may refuse it)
+
+
 def test_sharp_image_gives_near_delta(rng):
     sharp = camera_crop()
     k, record = estimate(sharp)

@@ -48,10 +48,8 @@ from ..images import _row_blocks, check_image, to_float
 from .config import BlindOptions, make_options
 from .crop import best_window
 from .growth import estimate_growing
-from .confidence import edge_steepness, kernel_plausible, noise_sigma, structure_score
-from .kernel_step import edge_threshold
+from .confidence import edge_steepness, featureless_test, kernel_plausible
 from .outliers import clipped_mask
-from .pyramid import downsample, plan
 from .record import RECORD_COLUMNS, EstimationRecord
 from .scale import block_mean, block_min, enlarge_kernel, reduction
 from .spectrum import evidence
@@ -172,10 +170,8 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
 
     full = auto_size(y.shape, opts.max_size) if size is None else odd(size)
     # Featureless input (flat, or noise only): nothing to estimate from.
-    coarse = plan(y.shape, full, opts.ratio, opts.coarsest)[0]
-    ys = downsample(y, coarse.shape)
-    score = structure_score(edge_threshold(ys, coarse.ksize, opts.edge_per_bin), noise_sigma(y), coarse.scale, downsample)
-    if not score >= opts.min_structure or min(y.shape) < 16:
+    score, floor = featureless_test(y, full, opts)
+    if not score >= floor or min(y.shape) < 16:
         return _fallback(y, full, size, score, "the image has no edges that stand out of its noise (flat or pure noise)")
     steep = edge_steepness(y)
     if opts.sharp_steepness is not None and steep >= opts.sharp_steepness:

@@ -4,7 +4,10 @@ Before: an image with no edges that stand out of its noise (a flat wall, pure
 noise) carries no information about the blur. The score is the strength of
 the ``n``-th strongest edge in the weakest of four directions (the edges the
 kernel step would use), over the noise level (Immerkaer 1996), measured at the
-coarsest pyramid level where the blur is a few pixels wide.
+coarsest pyramid level where the blur is a few pixels wide. White noise itself
+scores more on a larger frame (the ``n`` strongest of more pixels: 1.8 on
+256 x 256, 3.9 on 1000 x 1000), so the score is compared with what white noise
+of the photo's own shape scores (:func:`noise_structure_score`).
 
 Sharp input: the strongest edges of a sharp photo rise over one or two pixels;
 blur spreads them. :func:`edge_steepness` measures it; at or above the
@@ -20,7 +23,10 @@ import math
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["noise_sigma", "structure_score", "edge_steepness", "kernel_plausible"]
+from .kernel_step import edge_threshold
+from .pyramid import downsample, plan
+
+__all__ = ["noise_sigma", "structure_score", "noise_structure_score", "featureless_test", "edge_steepness", "kernel_plausible"]
 
 
 def noise_sigma(y):
@@ -48,6 +54,40 @@ def structure_score(edge_threshold_sq, sigma_full, scale, downsample):
     small = downsample(field, (max(8, int(round(n * scale))),) * 2)
     gain = noise_sigma(small) / max(noise_sigma(field), 1e-12)
     return edge / max(sigma_full * gain, 1e-6)
+
+
+def noise_structure_score(shape, level, per_bin, max_pixels=1_000_000):
+    """What :func:`structure_score` gives white noise of ``shape``: the score of a photo with no edges at all.
+
+    ``level`` is the coarsest pyramid level of ``shape`` (``.scale``, ``.shape``,
+    ``.ksize``), ``per_bin`` the edge threshold's pixels per bin. The noise is
+    drawn (seeded) on a frame of at most ``max_pixels`` and reduced to the
+    level's scale; on a smaller frame than the photo's, the threshold keeps the
+    same share of the level's pixels (the score of noise is a quantile of its
+    gradients), which gives the full frame's score within 5 % (12 MP: 5.23
+    against 5.44-5.52 drawn whole, four seeds) in 0.1 s instead of 1.1 s.
+    """
+    shrink = min(1.0, math.sqrt(max_pixels / float(shape[0] * shape[1])))
+    frame = (max(16, int(round(shape[0] * shrink))), max(16, int(round(shape[1] * shrink))))
+    small = (max(8, int(round(frame[0] * level.scale))), max(8, int(round(frame[1] * level.scale))))
+    share = (small[0] * small[1]) / float(level.shape[0] * level.shape[1])
+    field = np.random.default_rng(0).standard_normal(frame)
+    edge_sq = edge_threshold(downsample(field, small), level.ksize, per_bin * share)
+    return structure_score(edge_sq, noise_sigma(field), level.scale, downsample)
+
+
+def featureless_test(y, size, opts):
+    """``(score, floor)``: the photo's edge-to-noise score and the least it must reach to be estimated from.
+
+    ``y`` is the 2-D luminance, ``size`` the kernel support to estimate, ``opts``
+    the :class:`~deblur.blind.config.BlindOptions`. The score is
+    :func:`structure_score` at the coarsest level of the pyramid; the floor
+    ``opts.min_structure`` times :func:`noise_structure_score` of ``y``'s shape.
+    """
+    level = plan(y.shape, size, opts.ratio, opts.coarsest)[0]
+    edge_sq = edge_threshold(downsample(y, level.shape), level.ksize, opts.edge_per_bin)
+    score = structure_score(edge_sq, noise_sigma(y), level.scale, downsample)
+    return score, opts.min_structure * noise_structure_score(y.shape, level, opts.edge_per_bin)
 
 
 def edge_steepness(y, fraction=0.02, window=9):

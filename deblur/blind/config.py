@@ -75,8 +75,8 @@ class BlindOptions:
     Robustness
         ``saturation``: pixels at or above this value (in [0, 1] units) are clipped
         highlights, left out of the data term (``None`` disables it);
-        ``min_structure``: below this edge-to-noise score the image is declared
-        featureless and a delta is returned; ``sharp_steepness``: at or above this edge
+        ``min_structure``: below this many times the edge-to-noise score of white noise
+        of the photo's shape, the image is declared featureless and a delta is returned; ``sharp_steepness``: at or above this edge
         steepness the photo is taken as sharp (no blur detected, a delta is returned;
         ``None`` always estimates); ``spectral_check``: with an automatic size, use no
         blur when the photo's power spectrum is explained no better by the estimate than
@@ -122,7 +122,7 @@ class BlindOptions:
     probe_support: bool = True
     saturation: float = 0.98
     spectral_check: bool = True
-    min_structure: float = 8.0
+    min_structure: float = 2.0
     sharp_steepness: float = 0.33
     max_pixels: int = 1_000_000
     scale_above: int = 4_000_000

@@ -37,7 +37,7 @@ def edge_threshold(y, ksize, per_bin=20, floor=10):
     pm = (gx * gx + gy * gy).ravel()
     with np.errstate(divide="ignore", invalid="ignore"):
         pd = np.arctan(gy / gx).ravel()
-    need = max(floor, per_bin * ksize)
+    need = max(floor, int(round(per_bin * ksize)))
     edges = (-np.pi / 2, -np.pi / 4, 0.0, np.pi / 4, np.pi / 2 + 1e-9)
     t = np.inf
     for lo, hi in zip(edges[:-1], edges[1:]):
