@@ -28,6 +28,7 @@ target <= 3 dB), the share of cases within 3 dB of it, and the worst cases.
     python benchmarks/blind_scenes.py --limit 4            # one case of each kernel family
     python benchmarks/blind_scenes.py --kinds text,night --kernels lai,delta
     python benchmarks/blind_scenes.py --json benchmarks/results/blind_scenes.json --option iterations=8
+    python benchmarks/blind_scenes.py --base benchmarks/results/blind_scenes.json --only @256   # re-run some, summarise all
 """
 
 import argparse
@@ -506,6 +507,19 @@ def run_case(spec, data_dir, options, noise=NOISE):
     )
 
 
+def merged_with_base(rows, base_path):
+    """The rows of the run in ``base_path`` (its ``--json``), each replaced by this run's row of the same case."""
+    import json
+
+    with open(base_path) as f:
+        base = json.load(f)["rows"]
+    fresh = {r["case"]: r for r in rows}
+    unknown = sorted(set(fresh) - {r["case"] for r in base})
+    if unknown:
+        raise SystemExit(f"--base {base_path} has no row for {', '.join(unknown)}: run those cases in full")
+    return [fresh.get(r["case"], r) for r in base]
+
+
 def summarise(rows):
     if not rows:
         return {}
@@ -540,6 +554,8 @@ def summarise(rows):
         n_large=len(large),
         median_gap_small=float(np.median(small)) if small else math.nan,
         within3=float(np.mean([g <= 3.0 for g in gaps])) if gaps else math.nan,
+        mean_gain=float(np.mean([r["gain"] for r in rows])),
+        summed_losses=float(sum(min(0.0, r["gain"]) for r in rows)),
         worst_gap=dict(case=worst_gap["case"], gap=worst_gap["gap"], status=worst_gap["status"]),
         worst_gain=dict(case=worst_gain["case"], gain=worst_gain["gain"], status=worst_gain["status"]),
         delta_min_gain=min((r["gain"] for r in deltas), default=math.nan),
@@ -569,6 +585,7 @@ def print_summary(s, file=None):
         file=file,
     )
     print(f"within 3 dB of the true-kernel restore: {s['within3']:.0%} of the cases", file=file)
+    print(f"mean change from the input {s['mean_gain']:+.3f} dB; summed losses {s['summed_losses']:+.2f} dB", file=file)
     print(
         f"worst gap: {s['worst_gap']['case']} {s['worst_gap']['gap']:.2f} dB ({s['worst_gap']['status']}); "
         f"worst change from the input: {s['worst_gain']['case']} {s['worst_gain']['gain']:+.2f} dB ({s['worst_gain']['status']})",
@@ -633,6 +650,9 @@ def main(argv=None):
     ap.add_argument("--noise", type=float, default=NOISE)
     ap.add_argument("--json", default=None, help="write every row and the summary to this JSON file")
     ap.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", help="estimation option (repeatable), e.g. iterations=8")
+    ap.add_argument("--base", default=None, metavar="JSON",
+                    help="an earlier run's --json: the cases selected here are run again and replace its rows, and the "
+                         "summary covers all its cases (a change that can reach only some cases, measured against a full run)")
     args = ap.parse_args(argv)
     options = common.parse_options(args.option)
     specs = _select(args)
@@ -672,6 +692,9 @@ def main(argv=None):
         title=f"Blind deblurring on scenes, {args.noise:.0%} noise, 8-bit (+ JPEG {JPEG_QUALITY} where marked); "
         f"PSNR at the best shift; options {options or 'default'}",
     )
+    if args.base:
+        rows = merged_with_base(rows, args.base)
+        print(f"\nsummary of all {len(rows)} cases of {args.base}, the {len(specs)} selected run again:")
     summary = summarise(rows)
     print_summary(summary)
     print(f"wall time {(time.perf_counter() - t_start) / 60:.1f} min")
