@@ -32,6 +32,7 @@ target <= 3 dB), the share of cases within 3 dB of it, and the worst cases.
 """
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -509,8 +510,6 @@ def run_case(spec, data_dir, options, noise=NOISE):
 
 def merged_with_base(rows, base_path):
     """The rows of the run in ``base_path`` (its ``--json``), each replaced by this run's row of the same case."""
-    import json
-
     with open(base_path) as f:
         base = json.load(f)["rows"]
     fresh = {r["case"]: r for r in rows}

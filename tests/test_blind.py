@@ -122,11 +122,11 @@ def test_noise_scores_as_white_noise_of_its_size_at_any_size():
     from deblur.blind.confidence import featureless_test
     from deblur.blind.support import auto_size
 
-    scores = []
+    opts, scores = make_options(), []
     for n in (64, 1024):
         y = 0.5 + 0.02 * np.random.default_rng(n).standard_normal((n, n))
-        score, floor = featureless_test(y, auto_size(y.shape), make_options())
-        assert 0.8 < score / (floor / 2.0) < 1.25  # the floor is twice noise's score: another seed of the same noise
+        score, floor = featureless_test(y, auto_size(y.shape), opts)
+        assert 0.8 < score / (floor / opts.min_structure) < 1.25  # noise's own score: another seed of the same noise
         scores.append(score)
         _, record = estimate(y)
         assert record.status == "fallback" and "stand out of its noise" in record.reason

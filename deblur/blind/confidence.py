@@ -6,7 +6,7 @@ the ``n``-th strongest edge in the weakest of four directions (the edges the
 kernel step would use), over the noise level (Immerkaer 1996), measured at the
 coarsest pyramid level where the blur is a few pixels wide. White noise itself
 scores more on a larger frame (the ``n`` strongest of more pixels: 1.8 on
-256 x 256, 3.9 on 1000 x 1000), so the score is compared with what white noise
+256 x 256, 3.8 on 1000 x 1000), so the score is compared with what white noise
 of the photo's own shape scores (:func:`noise_structure_score`).
 
 Sharp input: the strongest edges of a sharp photo rise over one or two pixels;

@@ -76,8 +76,9 @@ class BlindOptions:
         ``saturation``: pixels at or above this value (in [0, 1] units) are clipped
         highlights, left out of the data term (``None`` disables it);
         ``min_structure``: below this many times the edge-to-noise score of white noise
-        of the photo's shape, the image is declared featureless and a delta is returned; ``sharp_steepness``: at or above this edge
-        steepness the photo is taken as sharp (no blur detected, a delta is returned;
+        of the photo's shape, the image is declared featureless and a delta is returned;
+        ``sharp_steepness``: at or above this edge steepness the photo is taken as
+        sharp (no blur detected, a delta is returned;
         ``None`` always estimates); ``spectral_check``: with an automatic size, use no
         blur when the photo's power spectrum is explained no better by the estimate than
         by no blur (:mod:`deblur.blind.spectrum`).
