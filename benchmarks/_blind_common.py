@@ -192,7 +192,7 @@ def write_json(path, doc):
         json.dump(doc, fh, indent=1, default=float)
 
 
-def blind_solve(image, channel_axis=None, size=None, **options):
+def blind_solve(image, channel_axis=None, size=None, cache=None, **options):
     """``deblur.solve(image, 'estimate', channel_axis=...)`` -- the user's blind path -- with its wall time.
 
     Returns ``(result, seconds)``; ``result.psf`` is the kernel used and
@@ -203,27 +203,49 @@ def blind_solve(image, channel_axis=None, size=None, **options):
     wrapped for the duration of the call to receive them; if ``solve`` did not
     go through it (the blind path changed), that is an error rather than
     options silently ignored.
+
+    ``cache``: a file (pickle) for this photo's estimate, ``(kernel, record)``.
+    When it exists, the estimation is not run: the restore gets the kernel and
+    record read from it (the same restore, in a fraction of the time: for
+    experiments on the restore side, in the tree that wrote it; one written
+    with other ``options`` is an error). When it does not, the estimate is
+    computed and written there.
     """
+    import copy
     import functools
+    import pickle
 
     from deblur import blind
 
     spec = "estimate" if size is None else f"estimate:size={int(size)}"
     t0 = time.perf_counter()
-    if not options:
+    if not options and cache is None:
         result = deblur.solve(image, spec, channel_axis=channel_axis)
         return result, time.perf_counter() - t0
     original = blind.estimate
     calls = []
+    cached = None
+    if cache is not None and os.path.exists(cache):
+        with open(cache, "rb") as f:
+            kernel, record, written_with = pickle.load(f)
+        if written_with != options:
+            raise RuntimeError(f"{cache} holds an estimate made with options {written_with or 'default'}, not {options or 'default'}")
+        cached = kernel, record
 
     @functools.wraps(original)
-    def with_options(*args, **kwargs):
+    def wrapped(*args, **kwargs):
         calls.append(1)
+        if cached is not None:
+            return np.array(cached[0], copy=True), copy.deepcopy(cached[1])
         merged = dict(options)
         merged.update(kwargs)
-        return original(*args, **merged)
+        out = original(*args, **merged)
+        if cache is not None:
+            with open(cache, "wb") as f:
+                pickle.dump((out[0], out[1], dict(options)), f)
+        return out
 
-    blind.estimate = with_options
+    blind.estimate = wrapped
     try:
         result = deblur.solve(image, spec, channel_axis=channel_axis)
     finally:

@@ -29,6 +29,7 @@ target <= 3 dB), the share of cases within 3 dB of it, and the worst cases.
     python benchmarks/blind_scenes.py --kinds text,night --kernels lai,delta
     python benchmarks/blind_scenes.py --json benchmarks/results/blind_scenes.json --option iterations=8
     python benchmarks/blind_scenes.py --base benchmarks/results/blind_scenes.json --only @256   # re-run some, summarise all
+    python benchmarks/blind_scenes.py --estimates /tmp/est     # estimates written there; run again: restores only
 """
 
 import argparse
@@ -457,15 +458,18 @@ def warm_up():
         common.deblur.solve(y, k)
 
 
-def run_case(spec, data_dir, options, noise=NOISE):
+def run_case(spec, data_dir, options, noise=NOISE, estimates=None):
     built = build_case(spec, data_dir, noise)
     if built is None:
         return None
     y, ref, kernel = built
     axis = -1 if y.ndim == 3 else None
+    cache = None
+    if estimates:
+        cache = os.path.join(estimates, f"{spec.name.replace('/', '__')}-noise{noise:g}.pkl")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        blind, t_blind = common.blind_solve(y, channel_axis=axis, **options)
+        blind, t_blind = common.blind_solve(y, channel_axis=axis, cache=cache, **options)
         t0 = time.perf_counter()
         true = common.deblur.solve(y, kernel, channel_axis=axis)
         t_true = time.perf_counter() - t0
@@ -652,8 +656,13 @@ def main(argv=None):
     ap.add_argument("--base", default=None, metavar="JSON",
                     help="an earlier run's --json: the cases selected here are run again and replace its rows, and the "
                          "summary covers all its cases (a change that can reach only some cases, measured against a full run)")
+    ap.add_argument("--estimates", default=None, metavar="DIR",
+                    help="a folder of estimates: a case's estimate is read from it when there (only the restores run: "
+                         "for changes on the restore side, in the tree that wrote it; the blind time is then the restore's), else computed and written there")
     args = ap.parse_args(argv)
     options = common.parse_options(args.option)
+    if args.estimates:
+        os.makedirs(args.estimates, exist_ok=True)
     specs = _select(args)
     if args.list:
         for s in specs:
@@ -671,7 +680,7 @@ def main(argv=None):
     rows, skipped = [], []
     t_start = time.perf_counter()
     for spec in specs:
-        row = run_case(spec, args.data, options, args.noise)
+        row = run_case(spec, args.data, options, args.noise, args.estimates)
         if row is None:
             skipped.append(spec.name)
             print(f"{spec.name}: kernel data not found under {args.data}; skipped", file=sys.stderr)
