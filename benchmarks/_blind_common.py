@@ -216,6 +216,7 @@ def blind_solve(image, channel_axis=None, size=None, cache=None, **options):
     import pickle
 
     from deblur import blind
+    from deblur.atomic import atomic_write
 
     spec = "estimate" if size is None else f"estimate:size={int(size)}"
     t0 = time.perf_counter()
@@ -240,9 +241,8 @@ def blind_solve(image, channel_axis=None, size=None, cache=None, **options):
         merged = dict(options)
         merged.update(kwargs)
         out = original(*args, **merged)
-        if cache is not None:
-            with open(cache, "wb") as f:
-                pickle.dump((out[0], out[1], dict(options)), f)
+        if cache is not None:  # whole or not at all: an interrupted run leaves no truncated estimate to read back
+            atomic_write(cache, lambda fh: pickle.dump((out[0], out[1], dict(options)), fh), overwrite=True)
         return out
 
     blind.estimate = wrapped
@@ -251,7 +251,7 @@ def blind_solve(image, channel_axis=None, size=None, cache=None, **options):
     finally:
         blind.estimate = original
     if not calls:
-        raise RuntimeError("deblur.solve(..., 'estimate') no longer calls deblur.blind.estimate: --option cannot be passed")
+        raise RuntimeError("deblur.solve(..., 'estimate') no longer calls deblur.blind.estimate: --option cannot be passed, nor an estimate cached")
     return result, time.perf_counter() - t0
 
 

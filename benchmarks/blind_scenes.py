@@ -664,8 +664,6 @@ def main(argv=None):
                          "for changes on the restore side, in the tree that wrote it; the blind time is then the restore's), else computed and written there")
     args = ap.parse_args(argv)
     options = common.parse_options(args.option)
-    if args.estimates:
-        os.makedirs(args.estimates, exist_ok=True)
     specs = _select(args)
     if args.list:
         for s in specs:
@@ -676,6 +674,8 @@ def main(argv=None):
         print("no case selected", file=sys.stderr)
         return 2
 
+    if args.estimates:
+        os.makedirs(args.estimates, exist_ok=True)
     warn = _cases.load_warning()
     if warn:
         print(warn, file=sys.stderr)

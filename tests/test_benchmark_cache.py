@@ -39,5 +39,5 @@ def test_a_cached_estimate_is_read_back_without_estimating(photo, tmp_path, monk
 def test_an_estimate_cached_with_other_options_is_an_error(photo, tmp_path):
     cache = str(tmp_path / "case.pkl")
     common.blind_solve(photo, cache=cache, iterations=2)
-    with pytest.raises(RuntimeError, match="other|options"):
+    with pytest.raises(RuntimeError, match="made with options"):
         common.blind_solve(photo, cache=cache)
