@@ -264,7 +264,7 @@ def record_fields(record):
     """
     if record is None:
         return dict(status="-", confidence=None, reason="", message="", est_elapsed=None, support=None, touches=None, starts=None,
-                    flat_detail_gain=None, fit_residual=None)
+                    flat_detail_gain=None, fit_residual=None, spectrum_gain=None, spectrum_gain_oriented=None)
     conf = getattr(record, "confidence", None)
     try:
         conf = None if conf is None else float(conf)
@@ -283,6 +283,9 @@ def record_fields(record):
         # the restore's checks on itself (deblur.blind.harm); NaN where no restore ran
         flat_detail_gain=float(getattr(record, "flat_detail_gain", float("nan"))),
         fit_residual=float(getattr(record, "fit_residual", float("nan"))),
+        # the spectrum check (deblur.blind.spectrum): one scene level, and one per orientation
+        spectrum_gain=float(getattr(record, "spectrum_gain", float("nan"))),
+        spectrum_gain_oriented=float(getattr(record, "spectrum_gain_oriented", float("nan"))),
     )
 
 

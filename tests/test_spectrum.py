@@ -54,3 +54,46 @@ def test_a_sharp_photo_falls_back(rng):
     kernel, record = estimate(y, sharp_steepness=None)
     assert record.status == "fallback" and record.spectrum_gain < 0
     assert "power spectrum" in record.reason and kernel.shape == (3, 3)
+
+
+def towers(noise=0.01, seed=0):
+    """A sharp twilight photo of launch towers: long straight vertical edges."""
+    from skimage.color import rgb2gray
+
+    y = rgb2gray(data.rocket())
+    return y + noise * np.random.default_rng(seed).standard_normal(y.shape)
+
+
+def faint_streak(length=21, angle=90, core=0.2):
+    kernel = (1 - core) * psf.motion(length, angle)
+    kernel[length // 2, length // 2] += core
+    return kernel
+
+
+def test_a_streak_along_straight_edges_is_refused_once_the_level_is_fitted_per_orientation():
+    """Under one scene level a faint streak along the towers explains their spectrum; per orientation it does not."""
+    y = towers()
+    (isotropic,) = evidence(y, [faint_streak()], 0.01)
+    (oriented,) = evidence(y, [faint_streak()], 0.01, orientations=8)
+    assert isotropic > 0 > oriented
+    # across them, no model takes it
+    (across,) = evidence(y, [faint_streak(angle=0)], 0.01, orientations=8)
+    assert across < 0
+
+
+def test_a_true_streak_along_straight_edges_is_kept_per_orientation():
+    kernel = psf.motion(31, 90)
+    y = fftconvolve(towers(noise=0.0), kernel, mode="valid")
+    y = y + 0.01 * np.random.default_rng(2).standard_normal(y.shape)
+    isotropic, oriented = evidence(y, [kernel], 0.01)[0], evidence(y, [kernel], 0.01, orientations=8)[0]
+    assert isotropic > 0 and oriented > 0
+
+
+def test_the_blind_check_refuses_a_streak_the_scene_level_per_orientation_explains():
+    from deblur.blind import _check_spectrum
+    from deblur.blind.record import EstimationRecord
+
+    kernel, record = _check_spectrum(towers(), faint_streak(), None, 0.0, EstimationRecord())
+    assert record.spectrum_gain > 0 > record.spectrum_gain_oriented
+    assert record.status == "fallback" and kernel.shape == (3, 3)
+    assert "per orientation" in record.reason

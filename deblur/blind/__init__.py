@@ -52,7 +52,7 @@ from .confidence import edge_steepness, featureless_test, kernel_plausible
 from .outliers import clipped_mask
 from .record import RECORD_COLUMNS, EstimationRecord
 from .scale import block_mean, block_min, enlarge_kernel, reduction
-from .spectrum import evidence
+from .spectrum import ORIENTATION_SECTORS, evidence
 from .support import auto_size, delta, odd, uncapped_size
 from ..weights import estimate_noise
 
@@ -308,16 +308,22 @@ def _estimate_window(y, size, opts, mask, score, steep, noise):
 def _check_spectrum(y, kernel, size, score, record, mask=None):
     """No blur when the photo's power spectrum is explained no better by the kernel than by none.
 
-    See :mod:`deblur.blind.spectrum`. A size the user gave is kept; the check
-    then only sets the confidence.
+    Under both scene models of :mod:`deblur.blind.spectrum`: one level for all
+    orientations, and one per orientation sector, since a scene of long straight
+    edges has a spectrum a streak along them imitates. A size the user gave is
+    kept; the check then only sets the confidence.
     """
     if min(y.shape) < 64:
         return kernel, record
-    (gain,) = evidence(y, [kernel], estimate_noise(y), mask)
-    record.spectrum_gain = float(gain)
-    if gain > 0:
+    noise = estimate_noise(y)
+    (gain,) = evidence(y, [kernel], noise, mask)
+    (oriented,) = evidence(y, [kernel], noise, mask, orientations=ORIENTATION_SECTORS)
+    record.spectrum_gain, record.spectrum_gain_oriented = float(gain), float(oriented)
+    if gain > 0 and oriented > 0:
         return kernel, record
     why = "the photo's power spectrum is explained no better by the kernel than by no blur"
+    if gain > 0:
+        why += " (once its level is fitted per orientation: the scene's straight edges, not blur)"
     if size is None:
         return _fallback(y, kernel.shape[0], size, score, why, record)
     record.confidence, record.reason = 0.0, why

@@ -92,6 +92,9 @@ class EstimationRecord:
         The spectrum check: log-likelihood per frequency of the photo's power
         spectrum under the kernel, over no blur (<= 0: not used; see
         :mod:`deblur.blind.spectrum`).
+    spectrum_gain_oriented : float
+        The same with the scene's level fitted per orientation sector (<= 0: not
+        used either; a streak along a scene's straight edges).
     noise_sigma : float
         Noise level of the photo's luminance (:func:`deblur.weights.estimate_noise`).
     flat_detail_gain : float
@@ -135,6 +138,7 @@ class EstimationRecord:
     texture: bool = False
     spread: bool = False
     spectrum_gain: float = math.nan
+    spectrum_gain_oriented: float = math.nan
     noise_sigma: float = math.nan
     flat_detail_gain: float = math.nan
     fit_residual: float = math.nan

@@ -29,10 +29,11 @@ import math
 import numpy as np
 
 
-__all__ = ["periodic_component", "periodogram", "evidence"]
+__all__ = ["periodic_component", "periodogram", "evidence", "ORIENTATION_SECTORS"]
 
 ALPHAS = np.linspace(1.0, 3.0, 9)
 LOG_C = np.linspace(-16.0, 2.0, 49)
+ORIENTATION_SECTORS = 8  # 22.5 degrees each
 
 
 def periodic_component(u):
@@ -87,31 +88,50 @@ def _frequencies(side):
     return w2 >= (2.0 / side) ** 2, w2  # the lowest rings hold the scene's layout, not its statistics
 
 
-def _neg_log_likelihood(power, k2, w2, sigma2):
-    """Mean Whittle negative log-likelihood per frequency, minimised over ``c`` and ``alpha``."""
+def _orientations(side, keep, count):
+    """Each kept frequency's orientation sector: ``count`` equal sectors of the half-plane (a spectrum is symmetric)."""
+    fy, fx = np.meshgrid(np.fft.fftfreq(side), np.fft.fftfreq(side), indexing="ij")
+    theta = np.mod(np.arctan2(fy, fx), np.pi)[keep]
+    sector = np.minimum((theta * (count / np.pi)).astype(int), count - 1)
+    return np.eye(count)[sector]  # one-hot, frequencies x sectors
+
+
+def _neg_log_likelihood(power, k2, w2, sigma2, sectors=None):
+    """Mean Whittle negative log-likelihood per frequency, minimised over ``c`` and ``alpha``.
+
+    With ``sectors`` (one-hot, frequencies x sectors) the scene's level ``c`` is
+    fitted in each sector on its own, ``alpha`` shared.
+    """
     best = math.inf
     cs = np.exp(LOG_C)[:, None]
     for alpha in ALPHAS:
         v = cs * (k2 * w2 ** (-alpha / 2.0))[None, :] + sigma2
-        nll = np.mean(power[None, :] / v + np.log(v), axis=1)
-        best = min(best, float(nll.min()))
+        terms = power[None, :] / v + np.log(v)
+        if sectors is None:
+            nll = float(np.mean(terms, axis=1).min())
+        else:
+            nll = float((terms @ sectors).min(axis=0).sum()) / power.size
+        best = min(best, nll)
     return best
 
 
-def evidence(y, kernels, sigma, weights=None):
+def evidence(y, kernels, sigma, weights=None, orientations=1):
     """Per-frequency log-likelihood gain of each kernel over no blur (higher: better supported).
 
     ``kernels`` is a list of 2-D kernels (sum 1); ``sigma`` the noise level of ``y``;
-    ``weights`` marks clipped pixels with 0 (see :func:`periodogram`).
+    ``weights`` marks clipped pixels with 0 (see :func:`periodogram`). With
+    ``orientations`` > 1 the scene's level is fitted in that many orientation
+    sectors apart (see :func:`~deblur.blind.spectrum` on scenes of straight edges).
     """
     side = tile_side(max(k.shape[0] for k in kernels), y.shape)
     power = periodogram(np.asarray(y, dtype=np.float64), side, weights)
     keep, w2 = _frequencies(side)
     p, w2 = power[keep], w2[keep]
     sigma2 = max(float(sigma), 1e-4) ** 2
-    none = _neg_log_likelihood(p, np.ones_like(p), w2, sigma2)
+    sectors = _orientations(side, keep, orientations) if orientations > 1 else None
+    none = _neg_log_likelihood(p, np.ones_like(p), w2, sigma2, sectors)
     out = []
     for k in kernels:
         k2 = np.abs(np.fft.fft2(k, (side, side)))[keep] ** 2
-        out.append(none - _neg_log_likelihood(p, k2, w2, sigma2))
+        out.append(none - _neg_log_likelihood(p, k2, w2, sigma2, sectors))
     return out
