@@ -639,7 +639,8 @@ def _select(args):
         want = {w.strip() for w in args.kernels.split(",") if w.strip()}
         specs = [s for s in specs if s.kernel in want or family(s.kernel) in want or ("jpeg" in want and s.jpeg)]
     if args.only:
-        specs = [s for s in specs if args.only in s.name]
+        wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+        specs = [s for s in specs if any(w in s.name for w in wanted)]
     if args.limit:
         specs = specs[: args.limit]
     return specs
@@ -651,7 +652,7 @@ def main(argv=None):
     ap.add_argument("--limit", type=int, default=0, help="run the first N cases only (they cycle through the kernel families)")
     ap.add_argument("--kinds", default="", help="scene kinds or names, comma-separated: " + ", ".join(sorted({k for k, _ in SCENES.values()})))
     ap.add_argument("--kernels", default="", help="kernel families or names, comma-separated: delta, levin, shake, lai, levin4, lai4, shake45, jpeg...")
-    ap.add_argument("--only", default="", help="keep the cases whose name contains this text")
+    ap.add_argument("--only", default="", help="keep the cases whose name contains this text (or any of several, comma-separated)")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     ap.add_argument("--noise", type=float, default=NOISE)
     ap.add_argument("--json", default=None, help="write every row and the summary to this JSON file")

@@ -13,7 +13,7 @@ import numpy as np
 from .config import STARTS, BlindOptions, parse_starts
 from .confidence import STROKE_LEVEL
 from .fourier import Domain
-from .kernel_step import edge_threshold, kernel_descent, kernel_moments
+from .kernel_step import edge_threshold, kernel_descent, kernel_moments, usefulness
 from .latent import l0_latent, latent_cost
 from .outliers import clipped_mask
 from .pyramid import downsample, plan
@@ -214,6 +214,12 @@ def _descend(y, weights, levels, auto, start, opts, workers, t0):
         y_grid = dom.embed(ws * ys)
         n_obs = max(1.0, float(mask.sum()))
         x = dom.pad_latent(ys)
+        useful = None
+        if opts.useful_edges:
+            r = usefulness(ys, 5)
+            oy, ox = dom.offset
+            useful = np.zeros(dom.shape)
+            useful[oy : oy + ys.shape[0], ox : ox + ys.shape[1]] = r >= opts.useful_edges
         if not opts.lam_carry:
             lam = opts.lam
         if edge_t0 is None:
@@ -222,7 +228,7 @@ def _descend(y, weights, levels, auto, start, opts, workers, t0):
         record.levels.append({"scale": lev.scale, "shape": list(lev.shape), "support": ks})
         for it in range(opts.iterations):
             x = l0_latent(dom, y_grid, mask, k, x, lam, opts.beta_max, opts.kappa, opts.latent_steps)
-            R, b = kernel_moments(dom, x, y_grid, mask, edge_t)
+            R, b = kernel_moments(dom, x, y_grid, mask, edge_t, useful)
             k_start = k if opts.kernel_init == "warm" else np.full_like(k, 1.0 / k.size)
             k_new, obj = kernel_descent(R, b, k_start, opts.kernel_weight, opts.kernel_steps, opts.kernel_projection)
             k_new = cleanup(k_new, opts.threshold, opts.min_component)

@@ -26,7 +26,7 @@ from scipy import ndimage
 from .kernel_step import edge_threshold
 from .pyramid import downsample, plan
 
-__all__ = ["noise_sigma", "structure_score", "noise_structure_score", "featureless_test", "edge_steepness", "kernel_plausible"]
+__all__ = ["refusal", "noise_sigma", "structure_score", "noise_structure_score", "featureless_test", "edge_steepness", "kernel_plausible"]
 
 
 def noise_sigma(y):
@@ -156,3 +156,30 @@ def kernel_plausible(k, max_pieces=6, max_strokes=12, stroke_level=STROKE_LEVEL)
     if strokes > max_strokes:
         return False, f"the kernel is {strokes} separate strokes (the scene's texture, not a camera path)"
     return True, ""
+
+
+def refusal(kernel, record, size):
+    """Why an estimate is not taken for a camera path (``""`` when it may be one), and whether the scene's texture is the likely cause.
+
+    ``record`` is the estimation's (:func:`~deblur.blind.growth.estimate_growing`);
+    with ``size`` given only an implausible kernel is refused.
+    """
+    ok, why = kernel_plausible(kernel)
+    if not ok:
+        return why, True
+    if size is not None:
+        return "", False  # a size the user gave: only an implausible kernel is refused
+    if record.texture:
+        return "on a larger support the kernel grew with it or broke into strokes (the scene's texture, not a camera path)", True
+    if record.spread:
+        return (
+            f"the kernel is spread over its whole {record.support} px support (noise, or a scene with "
+            "no edges, fitted as blur: not a camera path)"
+        ), True
+    if record.touches:
+        return (
+            f"the kernel still fills its {record.support} px support"
+            + (" after growing it" if len(record.growths) > 1 else "")
+            + " (a cut-off path, or texture or noise fitted as blur)"
+        ), False
+    return "", False

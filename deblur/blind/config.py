@@ -47,6 +47,12 @@ class BlindOptions:
         (each update starts from a flat kernel, as Pan et al.'s code) or ``'warm'``;
         ``edge_per_bin``: the edge threshold keeps this many pixels per kernel pixel-width in
         each of four directions (Cho and Lee 2009), ``edge_decay`` lowers it per alternation;
+        ``useful_edges``: when above 0, only latent edges whose usefulness (Xu and Jia 2010,
+        :func:`~deblur.blind.kernel_step.usefulness`: gradients of one sign over 5 x 5) is at
+        least this are used (``0``: all); ``second_look``: an estimate refused as the scene's
+        texture (strokes, pieces, spread over its support, grown with it) is estimated again
+        with ``useful_edges=0.5`` and taken when it passes every check within the automatic
+        support it started from;
         ``lam_carry``: the L0 weight keeps decaying across levels;
         ``threshold``: taps below this fraction of the peak are set to zero;
         ``min_component``: connected pieces of the kernel holding less than this fraction
@@ -109,6 +115,8 @@ class BlindOptions:
     threshold: float = 0.05
     edge_per_bin: int = 20
     edge_decay: float = 1.1
+    useful_edges: float = 0.0
+    second_look: bool = True
     lam_carry: bool = True
     min_component: float = 0.05
     adapt_support: bool = True
