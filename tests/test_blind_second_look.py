@@ -88,7 +88,7 @@ def test_a_texture_refusal_gets_a_second_look_that_is_taken_when_it_passes(monke
 
     looks = _Looks((shake, [31]))
     monkeypatch.setattr(blind_module, "estimate_growing", looks)
-    kernel, record = estimate(_blurred_camera(shake, rng))
+    kernel, record = estimate(_blurred_camera(shake, rng), second_look=True)
     assert looks.calls == [0.0, blind_module.SECOND_LOOK_USEFULNESS]
     assert record.status == "estimated" and np.array_equal(kernel, shake)
     assert record.confidence == 0.75 and "texture" in record.reason and "49 pieces" in record.reason
@@ -101,12 +101,12 @@ def test_a_second_look_that_grew_its_support_is_not_taken(monkeypatch, rng, shak
 
     grown = fit_support(psf.motion(41, 30), 43)
     monkeypatch.setattr(blind_module, "estimate_growing", _Looks((grown, [31, 47])))
-    kernel, record = estimate(_blurred_camera(shake, rng))
+    kernel, record = estimate(_blurred_camera(shake, rng), second_look=True)
     assert record.status == "fallback" and kernel.shape == (3, 3)
     assert "49 pieces" in record.reason and record.elapsed == 2.0
 
 
-@pytest.mark.parametrize("options", [dict(second_look=False), dict(useful_edges=0.4)], ids=["off", "already-on-useful-edges"])
+@pytest.mark.parametrize("options", [dict(), dict(second_look=True, useful_edges=0.4)], ids=["off-by-default", "already-on-useful-edges"])
 def test_no_second_look_when_switched_off_or_already_taken(monkeypatch, rng, shake, options):
     import deblur.blind as blind_module
 
@@ -114,7 +114,7 @@ def test_no_second_look_when_switched_off_or_already_taken(monkeypatch, rng, sha
     monkeypatch.setattr(blind_module, "estimate_growing", looks)
     kernel, record = estimate(_blurred_camera(shake, rng), **options)
     assert looks.calls == [options.get("useful_edges", 0.0)]  # one look, on the edges asked for
-    assert record.status == ("fallback" if "second_look" in options else "estimated")
+    assert record.status == ("estimated" if "useful_edges" in options else "fallback")
 
 
 def test_a_given_size_gets_no_second_look(monkeypatch, rng, shake):
@@ -123,5 +123,5 @@ def test_a_given_size_gets_no_second_look(monkeypatch, rng, shake):
 
     looks = _Looks((shake, [31]))
     monkeypatch.setattr(blind_module, "estimate_growing", looks)
-    kernel, record = estimate(_blurred_camera(shake, rng), size=31)
+    kernel, record = estimate(_blurred_camera(shake, rng), size=31, second_look=True)
     assert looks.calls == [0.0] and record.status == "fallback" and kernel.shape == (31, 31)

@@ -49,9 +49,10 @@ class BlindOptions:
         each of four directions (Cho and Lee 2009), ``edge_decay`` lowers it per alternation;
         ``useful_edges``: when above 0, only latent edges whose usefulness (Xu and Jia 2010,
         :func:`~deblur.blind.kernel_step.usefulness`: gradients of one sign over 5 x 5) is at
-        least this are used (``0``: all); ``second_look``: an estimate refused as the scene's
-        texture (strokes, pieces, spread over its support, grown with it) is estimated again
-        with ``useful_edges=0.5`` and taken when it passes every check within the automatic
+        least this are used (``0``: all); ``second_look`` (off by default: on text it gave
+        blotched pages, see ``docs/blind.md``): an estimate refused as the scene's texture
+        (strokes, pieces, spread over its support, grown with it) is estimated again with
+        ``useful_edges=0.5`` and taken when it passes every check within the automatic
         support it started from;
         ``lam_carry``: the L0 weight keeps decaying across levels;
         ``threshold``: taps below this fraction of the peak are set to zero;
@@ -116,7 +117,7 @@ class BlindOptions:
     edge_per_bin: int = 20
     edge_decay: float = 1.1
     useful_edges: float = 0.0
-    second_look: bool = True
+    second_look: bool = False
     lam_carry: bool = True
     min_component: float = 0.05
     adapt_support: bool = True
