@@ -83,7 +83,17 @@ def shake():
     return fit_support(psf.motion(15, 30), 17)
 
 
-def test_a_texture_refusal_gets_a_second_look_that_is_taken_when_it_passes(monkeypatch, rng, shake):
+@pytest.fixture
+def halves(monkeypatch):
+    """The halves' verdict, set by the test (:func:`halves_agree` itself is tested on a photo below)."""
+    import deblur.blind as blind_module
+
+    verdict = {"agree": (True, 0.9)}
+    monkeypatch.setattr(blind_module, "halves_agree", lambda *args: verdict["agree"])
+    return verdict
+
+
+def test_a_texture_refusal_gets_a_second_look_that_is_taken_when_it_passes(monkeypatch, rng, shake, halves):
     import deblur.blind as blind_module
 
     looks = _Looks((shake, [31]))
@@ -92,10 +102,21 @@ def test_a_texture_refusal_gets_a_second_look_that_is_taken_when_it_passes(monke
     assert looks.calls == [0.0, blind_module.SECOND_LOOK_USEFULNESS]
     assert record.status == "estimated" and np.array_equal(kernel, shake)
     assert record.confidence == 0.75 and "texture" in record.reason and "49 pieces" in record.reason
-    assert record.elapsed == 2.0  # both looks counted
+    assert record.elapsed >= 2.0 and "halves agree: 0.90" in record.message  # both looks counted
 
 
-def test_a_second_look_that_grew_its_support_is_not_taken(monkeypatch, rng, shake):
+def test_a_second_look_the_halves_disagree_on_is_not_taken(monkeypatch, rng, shake, halves):
+    """A kernel fitted to the scene depends on which part of it was seen: the first refusal stands, with the halves' word."""
+    import deblur.blind as blind_module
+
+    halves["agree"] = (False, 0.31)
+    monkeypatch.setattr(blind_module, "estimate_growing", _Looks((shake, [31])))
+    kernel, record = estimate(_blurred_camera(shake, rng), second_look=True)
+    assert record.status == "fallback" and kernel.shape == (3, 3)
+    assert "49 pieces" in record.reason and "disagree on the kernel (0.31)" in record.reason
+
+
+def test_a_second_look_that_grew_its_support_is_not_taken(monkeypatch, rng, shake, halves):
     """On texture a support grown to fit the kernel was grown by the texture: the first refusal stands."""
     import deblur.blind as blind_module
 
@@ -103,7 +124,7 @@ def test_a_second_look_that_grew_its_support_is_not_taken(monkeypatch, rng, shak
     monkeypatch.setattr(blind_module, "estimate_growing", _Looks((grown, [31, 47])))
     kernel, record = estimate(_blurred_camera(shake, rng), second_look=True)
     assert record.status == "fallback" and kernel.shape == (3, 3)
-    assert "49 pieces" in record.reason and record.elapsed == 2.0
+    assert "49 pieces" in record.reason and "halves" not in record.reason and record.elapsed == 2.0
 
 
 @pytest.mark.parametrize("options", [dict(), dict(second_look=True, useful_edges=0.4)], ids=["off-by-default", "already-on-useful-edges"])
@@ -125,3 +146,25 @@ def test_a_given_size_gets_no_second_look(monkeypatch, rng, shake):
     monkeypatch.setattr(blind_module, "estimate_growing", looks)
     kernel, record = estimate(_blurred_camera(shake, rng), size=31, second_look=True)
     assert looks.calls == [0.0] and record.status == "fallback" and kernel.shape == (31, 31)
+
+
+def test_peak_correlation_is_near_one_for_a_shifted_copy_and_low_for_another_path():
+    from deblur.blind.agreement import peak_correlation
+
+    a = fit_support(psf.motion(11, 0), 15)
+    assert peak_correlation(a, np.roll(a, (1, 2), axis=(0, 1))) > 0.98  # (the zero-mean frames overlap less)
+    assert peak_correlation(a, fit_support(psf.motion(11, 90), 15)) < 0.5
+    assert peak_correlation(a, np.full((15, 15), 1 / 225)) == 0.0  # flat: no shape to agree on
+
+
+def test_the_halves_of_a_shaken_photo_agree_on_its_kernel(rng):
+    """A true camera shake is the same in both halves of the frame: the halves' kernels correlate above the bar."""
+    from deblur.blind.agreement import MIN_HALVES_CORRELATION, halves_agree
+    from deblur.blind.config import BlindOptions
+
+    shake = fit_support(psf.motion(9, 30), 11)
+    y = _blurred_camera(shake, rng, n=240)
+    agree, correlation = halves_agree(y, shake, BlindOptions(useful_edges=0.5))
+    assert agree and correlation >= MIN_HALVES_CORRELATION
+    agree, correlation = halves_agree(y[:40], np.zeros((25, 25)), BlindOptions())  # halves too small to hold the kernel
+    assert not agree and np.isnan(correlation)

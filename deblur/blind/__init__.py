@@ -39,6 +39,7 @@ data-term weights that drop saturated pixels.
 
 import math
 import numbers
+import time
 import warnings
 from dataclasses import replace
 
@@ -47,6 +48,7 @@ import numpy as np
 from ..errors import ArgumentError, DeblurWarning, InputError
 from ..images import _row_blocks, check_image, to_float
 from .config import BlindOptions, make_options
+from .agreement import halves_agree
 from .crop import best_window
 from .growth import estimate_growing
 from .confidence import edge_steepness, featureless_test, refusal
@@ -310,21 +312,30 @@ def _second_look(y, opts, mask, score, steep, noise, crop, kernel, record, why):
     sign within a few pixels (texture, thin strokes) misleads the kernel step;
     :func:`~deblur.blind.kernel_step.usefulness` keeps the edges that are not.
     Taken only when it passes every check and fits the automatic support it
-    started from: on texture a support grown to fit the kernel was grown by the
-    texture (a 83 px kernel for a 13 px shake on brick, restored 12 dB below
-    the photo). Otherwise the first estimate's refusal stands.
+    started from (on texture a support grown to fit the kernel was grown by the
+    texture: a 83 px kernel for a 13 px shake on brick, restored 12 dB below
+    the photo), and when the two halves of the window agree on it
+    (:func:`~deblur.blind.agreement.halves_agree`; text pages gave blotched
+    restores that no other check saw). Otherwise the first refusal stands.
     """
     look = replace(opts, useful_edges=SECOND_LOOK_USEFULNESS)
     again, again_record = _estimate_recorded(y, None, look, mask, score, steep, noise, crop)
     again_record.elapsed += record.elapsed
     again_why, _ = refusal(again, again_record, None)
     started = again_record.growths[0]["support"] if again_record.growths else again_record.start_support
+    agree, correlation = (False, float("nan"))
     if not again_why and again.shape[0] <= started:
+        t0 = time.perf_counter()
+        agree, correlation = halves_agree(y, again, look, mask)
+        again_record.elapsed += time.perf_counter() - t0
+    if agree:
         again_record.confidence = 0.75
         again_record.reason = f"estimated from the edges that stand apart from the scene's texture (on all edges, {why})"
-        again_record.message += "; from the edges that stand apart from the texture"
+        again_record.message += f"; from the edges that stand apart from the texture (its halves agree: {correlation:.2f})"
         return again, again_record, ""
     record.elapsed = again_record.elapsed
+    if correlation == correlation:  # estimated again and the halves asked: say they disagreed
+        why += f"; from the edges that stand apart from it, the two halves of the photo disagree on the kernel ({correlation:.2f})"
     return kernel, record, why
 
 
