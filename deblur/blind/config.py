@@ -49,11 +49,11 @@ class BlindOptions:
         each of four directions (Cho and Lee 2009), ``edge_decay`` lowers it per alternation;
         ``useful_edges``: when above 0, only latent edges whose usefulness (Xu and Jia 2010,
         :func:`~deblur.blind.kernel_step.usefulness`: gradients of one sign over 5 x 5) is at
-        least this are used (``0``: all); ``second_look`` (off by default: on text it gave
-        blotched pages, see ``docs/blind.md``): an estimate refused as the scene's texture
+        least this are used (``0``: all); ``second_look`` (off by default until measured on
+        more photos, see ``docs/blind.md``): an estimate refused as the scene's texture
         (strokes, pieces, spread over its support, grown with it) is estimated again with
         ``useful_edges=0.5`` and taken when it passes every check within the automatic
-        support it started from;
+        support it started from and the photo's two halves agree on it;
         ``lam_carry``: the L0 weight keeps decaying across levels;
         ``threshold``: taps below this fraction of the peak are set to zero;
         ``min_component``: connected pieces of the kernel holding less than this fraction
