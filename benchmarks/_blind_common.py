@@ -152,17 +152,11 @@ def peak_ncc(a, b):
     Returns ``(peak, flipped)``: the best correlation and whether it was reached
     with ``b`` rotated by 180 degrees (orientation is unknown for released kernels).
     """
-    from scipy.signal import fftconvolve
-
-    def ncc(u, v):
-        u = u - u.mean()
-        v = v - v.mean()
-        num = fftconvolve(u, v[::-1, ::-1], mode="full")
-        return float(num.max() / (np.linalg.norm(u) * np.linalg.norm(v) + 1e-300))
+    from deblur.blind.agreement import peak_correlation
 
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    straight, flipped = ncc(a, b), ncc(a, b[::-1, ::-1])
+    straight, flipped = peak_correlation(a, b), peak_correlation(a, b[::-1, ::-1])
     return (flipped, True) if flipped > straight else (straight, False)
 
 

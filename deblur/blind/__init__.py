@@ -47,8 +47,8 @@ import numpy as np
 
 from ..errors import ArgumentError, DeblurWarning, InputError
 from ..images import _row_blocks, check_image, to_float
-from .config import BlindOptions, make_options
 from .agreement import halves_agree
+from .config import BlindOptions, make_options
 from .crop import best_window
 from .growth import estimate_growing
 from .confidence import edge_steepness, featureless_test, refusal
@@ -56,11 +56,10 @@ from .outliers import clipped_mask
 from .record import RECORD_COLUMNS, EstimationRecord
 from .scale import block_mean, block_min, enlarge_kernel, reduction
 from .spectrum import ORIENTATION_SECTORS, evidence
-
 from .support import auto_size, delta, odd, uncapped_size
 from ..weights import estimate_noise
 
-# The usefulness (:func:`~deblur.blind.kernel_step.usefulness`, 5 x 5 windows) an edge needs in the second
+# The usefulness (:func:`~deblur.blind.kernel_step.usefulness`, over USEFULNESS_WINDOW) an edge needs in the second
 # look: at least half its window's gradient uncancelled by gradients of the opposite sign.
 SECOND_LOOK_USEFULNESS = 0.5
 
@@ -334,7 +333,7 @@ def _second_look(y, opts, mask, score, steep, noise, crop, kernel, record, why):
         again_record.message += f"; from the edges that stand apart from the texture (its halves agree: {correlation:.2f})"
         return again, again_record, ""
     record.elapsed = again_record.elapsed
-    if correlation == correlation:  # estimated again and the halves asked: say they disagreed
+    if not math.isnan(correlation):  # the halves were asked: say they disagreed
         why += f"; from the edges that stand apart from it, the two halves of the photo disagree on the kernel ({correlation:.2f})"
     return kernel, record, why
 

@@ -216,7 +216,7 @@ def _descend(y, weights, levels, auto, start, opts, workers, t0):
         x = dom.pad_latent(ys)
         useful = None
         if opts.useful_edges:
-            r = usefulness(ys, 5)
+            r = usefulness(ys)
             oy, ox = dom.offset
             useful = np.zeros(dom.shape)
             useful[oy : oy + ys.shape[0], ox : ox + ys.shape[1]] = r >= opts.useful_edges

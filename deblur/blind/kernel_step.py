@@ -47,7 +47,12 @@ def edge_threshold(y, ksize, per_bin=20, floor=10):
     return t
 
 
-def usefulness(y, window):
+# Xu and Jia's window for the usefulness of an edge (px, at every pyramid level): a window as large as
+# the level's kernel left textures no edge at all (measured at stop 27, docs/blind.md).
+USEFULNESS_WINDOW = 5
+
+
+def usefulness(y, window=USEFULNESS_WINDOW):
     """How consistently the gradients of ``y`` point one way in each ``window`` x ``window`` neighbourhood.
 
     ``r = |sum grad y| / (sum |grad y| + eps)`` over the window (Xu and Jia, ECCV
