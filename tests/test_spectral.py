@@ -1,8 +1,12 @@
 """SpectralBuffer (blockwise FFTs in one buffer) against numpy's one-call transforms, and its users."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import scipy.fft
+import scipy.signal
 
 import naive
 from deblur import _kernels, psf, spectral
@@ -163,3 +167,27 @@ def test_the_preconditioned_direction_is_blurred_from_its_kept_spectrum(rng, dty
     assert not BlurOperator(k, (14, 11), "reflect", dtype, engine="fft").blurs_spectra
     with pytest.raises(ValueError, match="FFT engine"):
         taps.forward_spectrum(kept, np.empty(op.range_shape, dtype=dtype))
+
+
+@pytest.mark.parametrize("shapes", [((23, 17), (5, 7)), ((9, 9), (9, 9)), ((30, 12), (1, 3))])
+def test_fft_convolve_is_the_direct_convolution(rng, shapes):
+    image, kernel = rng.random(shapes[0]), rng.random(shapes[1])
+    full = scipy.signal.convolve2d(image, kernel, "full")
+    np.testing.assert_allclose(spectral.fft_convolve(image, kernel, "full"), full, atol=1e-12)
+    np.testing.assert_allclose(spectral.fft_convolve(image, kernel, "valid"), naive.conv_valid(image, kernel), atol=1e-12)
+
+
+def test_fft_convolve_refuses_what_it_cannot_give(rng):
+    with pytest.raises(ValueError, match="at least the kernel"):
+        spectral.fft_convolve(rng.random((4, 4)), rng.random((5, 3)), "valid")
+    with pytest.raises(ValueError, match="'full' or 'valid'"):
+        spectral.fft_convolve(rng.random((4, 4)), rng.random((3, 3)), "same")
+
+
+def test_the_restore_checks_do_not_load_scipy_signal():
+    """The blind package (imported by every restore of a photo with clipped pixels) and its checks
+    leave ``scipy.signal`` unloaded: it is 0.7 s of start-up."""
+    code = "import sys, deblur.api, deblur.blind, deblur.blind.harm; print('signal' in {m.split('.')[1] for m in sys.modules if m.startswith('scipy.')})"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -11,8 +11,8 @@ all three text pages, whose restores were blotched.
 """
 
 import numpy as np
-from scipy.signal import fftconvolve
 
+from ..spectral import fft_convolve
 from .coarse_to_fine import estimate_kernel
 
 __all__ = ["peak_correlation", "halves_agree", "MIN_HALVES_CORRELATION"]
@@ -30,7 +30,7 @@ def peak_correlation(a, b):
     norm = float(np.linalg.norm(u) * np.linalg.norm(v))
     if norm == 0.0:
         return 0.0
-    return float(fftconvolve(u, v[::-1, ::-1], mode="full").max() / norm)
+    return float(fft_convolve(u, v[::-1, ::-1], mode="full").max() / norm)
 
 
 def halves_agree(y, kernel, opts, mask=None):

@@ -27,8 +27,8 @@ brighter than white once sharp); damaged 9.0 (a sharp page of text given a
 
 import numpy as np
 from scipy.ndimage import gaussian_filter, uniform_filter
-from scipy.signal import fftconvolve
 
+from ..spectral import fft_convolve
 from ..weights import estimate_noise
 
 __all__ = ["flat_detail_gain", "MAX_FLAT_DETAIL_GAIN", "fit_residual", "MAX_FIT_RESIDUAL"]
@@ -78,14 +78,14 @@ def fit_residual(before, after, kernel, mask=None):
     kh, kw = k.shape
     if y.shape[0] < kh or y.shape[1] < kw:
         return float("nan")
-    model = fftconvolve(x, k, mode="valid")
+    model = fft_convolve(x, k, mode="valid")
     inner = (slice(kh // 2, kh // 2 + model.shape[0]), slice(kw // 2, kw // 2 + model.shape[1]))
     misfit = model - y[inner]
     if mask is not None:
         # a clipped highlight may be brighter than white in the solve (its scene is censored, not
         # known) and is white in the image returned: the pixels whose model reaches one are not judged
         clipped = (np.asarray(mask) <= 0).astype(np.float64)
-        reach = fftconvolve(clipped, (k > 0).astype(np.float64), mode="valid")
+        reach = fft_convolve(clipped, (k > 0).astype(np.float64), mode="valid")
         misfit = misfit[reach < 0.5]
     if misfit.size == 0:
         return float("nan")
