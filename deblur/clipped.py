@@ -25,16 +25,64 @@ logos, documents, phantom and coffee 0.8-1.4; its night and star scenes
 clipped pixels censored. Censoring wherever a kernel is given cost
 ``quality.py``'s coffee 0.5 dB and the logos 5-7 dB; keeping them cost the
 night scenes 5-11 dB (docs/blind.md, Known limits).
+
+Which pixels are clipped is one rule for the restore and the blind estimation
+(:func:`clipped_mask`): a saturated pixel does not obey ``y = k (*) x``, so
+both leave it out of their data term as an outlier (Cho, Wang and Lee, ICCV
+2011), and neither rings round lights. It lives here, outside the blind
+package, so that a restore with a given kernel does not load that package.
 """
 
 import numpy as np
+from scipy import ndimage
 
+from .images import to_float
 from .weights import estimate_noise
 
-__all__ = ["MAX_KEPT_MISFIT", "planned_masks", "near_clipped_misfit"]
+__all__ = ["MAX_KEPT_MISFIT", "CLIPPED_LEVEL", "clipped_mask", "restore_mask", "planned_masks", "near_clipped_misfit"]
 
 # Three times the noise: kept restores of scenes at white measured at most 1.4, of lights beyond white at least 8.1.
 MAX_KEPT_MISFIT = 3.0
+
+# A restore treats as clipped only what reached the white level (the last 8-bit code,
+# give or take rounding); the estimation's looser 0.98 would also censor a white page's
+# noise, whose upper half would then pull the page brighter.
+CLIPPED_LEVEL = 1.0 - 1.0 / 255.0
+
+
+def clipped_mask(image, threshold=0.98, dilate=1):
+    """Data-term weights: 0 on clipped highlights (and ``dilate`` pixels around), 1 elsewhere.
+
+    Parameters
+    ----------
+    image : ndarray
+        Blurred image, 2-D or colour with the channel last, values in [0, 1].
+        A pixel is clipped if any channel is ``>= threshold``.
+    threshold : float
+        White level above which a pixel is considered saturated.
+    dilate : int
+        Grow the clipped regions by this many pixels (JPEG and the camera's
+        response bend values just below the white level too).
+
+    Returns
+    -------
+    ndarray of float64
+        Same 2-D shape as the image, values 0 or 1.
+    """
+    img = np.asarray(image)
+    if not np.issubdtype(img.dtype, np.floating):
+        img = img.astype(np.float64)
+    clipped = img >= np.float64(threshold)  # compared in float64 without a float64 copy of a float32 image
+    if clipped.ndim == 3:
+        clipped = clipped.any(axis=-1)
+    if dilate > 0 and clipped.any():
+        clipped = ndimage.binary_dilation(clipped, structure=np.ones((3, 3)), iterations=int(dilate))
+    return (~clipped).astype(np.float64)
+
+
+def restore_mask(channels_last):
+    """The restore's data mask: True where a pixel is fitted as observed, not a clipped highlight (nor next to one)."""
+    return np.ascontiguousarray(clipped_mask(to_float(channels_last, np.dtype(np.float32)), CLIPPED_LEVEL) > 0)
 
 
 def planned_masks(clipped, channels_last, kernel, estimation):
@@ -48,8 +96,6 @@ def planned_masks(clipped, channels_last, kernel, estimation):
     blur = (estimation is None or estimation.ok) and np.count_nonzero(kernel) > 1
     if clipped == "keep" or (clipped == "auto" and not blur):
         return None, None
-    from .blind.outliers import restore_mask  # here, not at import: the blind package is 0.4 s of start-up
-
     mask = restore_mask(channels_last)
     if mask.all():
         return None, None

@@ -1,5 +1,8 @@
 """Clipped highlights in the restore: censored residuals (the light may exceed the white level)."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from scipy.signal import fftconvolve
@@ -174,3 +177,31 @@ def test_near_clipped_misfit_reads_the_noise_for_the_right_model_and_more_for_a_
     op.crop(far)[0:10, 0:10] += 0.2
     assert near_clipped_misfit(op, far, y, mask, sigma=0.01) <= 1.25
     assert np.isnan(near_clipped_misfit(op, x, y, np.ones(y.shape, dtype=bool), sigma=0.01))
+
+
+def test_a_restore_with_a_given_kernel_leaves_the_blind_package_unloaded():
+    """The clipped pixels' rule lives outside ``deblur.blind``: a restore of a photo with clipped
+    highlights and a kernel given does not load the blind package (0.3 s) nor ``scipy.signal`` (0.7 s)."""
+    code = (
+        "import sys, numpy as np, deblur\n"
+        "y = np.full((40, 40), 0.4); y[10:20, 10:20] = 1.0\n"
+        "out = deblur.restore(y, deblur.psf.motion(5, 0), max_num_iter=2)\n"
+        "assert out.shape == y.shape\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('deblur.blind', 'scipy.signal'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_photo_with_clipped_pixels_gets_a_restore_mask_one_pixel_wider():
+    """Any channel at the white level marks the pixel, and the mask grows by one pixel round it."""
+    from deblur.clipped import CLIPPED_LEVEL, restore_mask
+
+    image = np.full((9, 9, 3), 0.5, dtype=np.float32)
+    image[4, 4, 2] = 1.0  # blue alone at white
+    image[0, 8, 0] = CLIPPED_LEVEL - 1e-3  # just below: observed
+    mask = restore_mask(image)
+    want = np.ones((9, 9), dtype=bool)
+    want[3:6, 3:6] = False
+    np.testing.assert_array_equal(mask, want)

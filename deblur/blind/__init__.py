@@ -52,7 +52,7 @@ from .config import BlindOptions, make_options
 from .crop import best_window
 from .growth import estimate_growing
 from .confidence import edge_steepness, featureless_test, refusal
-from .outliers import clipped_mask
+from ..clipped import clipped_mask
 from .record import RECORD_COLUMNS, EstimationRecord
 from .scale import block_mean, block_min, enlarge_kernel, reduction
 from .spectrum import ORIENTATION_SECTORS, evidence

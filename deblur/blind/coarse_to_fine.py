@@ -15,7 +15,7 @@ from .confidence import STROKE_LEVEL
 from .fourier import Domain
 from .kernel_step import edge_threshold, kernel_descent, kernel_moments, usefulness
 from .latent import l0_latent, latent_cost
-from .outliers import clipped_mask
+from ..clipped import clipped_mask
 from .pyramid import downsample, plan
 from .record import EstimationRecord
 from .support import (
