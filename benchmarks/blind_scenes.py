@@ -24,7 +24,7 @@ cases where the blind output is worse than its input (the key number: it must be
 0), the median gap to the true-kernel restore (overall and on kernels >= 41 px:
 target <= 3 dB), the share of cases within 3 dB of it, and the worst cases.
 
-    python benchmarks/blind_scenes.py                      # 110 cases, ~15-25 min on 2 cores
+    python benchmarks/blind_scenes.py                      # 118 cases, ~20-25 min on 2 cores
     python benchmarks/blind_scenes.py --limit 4            # one case of each kernel family
     python benchmarks/blind_scenes.py --kinds text,night --kernels lai,delta
     python benchmarks/blind_scenes.py --json benchmarks/results/blind_scenes.json --option iterations=8
@@ -316,7 +316,7 @@ class Spec:
 
 
 def _specs():
-    """The 110 cases, chosen so that every scene meets small, medium and large kernels.
+    """The 118 cases, chosen so that every scene meets small, medium and large kernels.
 
     - delta (7): camera, astronaut, brick, document, night, smooth, moon -- and coffee as JPEG;
     - defocus (2): a Gaussian of sigma 6 (37 px) on the defocus scene, also as JPEG;
