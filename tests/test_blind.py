@@ -639,3 +639,15 @@ def test_luminance_and_edge_steepness_by_blocks_equal_the_whole_frame_formulas(r
     cumulative = np.cumsum(weight[order])
     expected = ratio[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])]
     assert edge_steepness(y) == expected
+
+
+def test_detail_finer_than_the_coarsest_level_falls_back_for_that_reason_not_as_flat():
+    """A checkerboard of 5 px cells averages to grey at the pyramid's coarsest level (score 0.2, floor 3.6)
+    but has strong edges at full scale (12.8, floor 5.1): the reason says so, not "flat" (as a page of small text)."""
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[:240, :240]
+    fine = np.where((yy // 5 + xx // 5) % 2 == 0, 0.2, 0.8) + 0.01 * rng.standard_normal((240, 240))
+    _, record = estimate(np.clip(fine, 0, 1))
+    assert record.status == "fallback" and "fine detail" in record.reason and "flat" not in record.reason
+    _, record = estimate(np.clip(0.5 + 0.01 * rng.standard_normal((240, 240)), 0, 1))
+    assert record.status == "fallback" and "flat or pure noise" in record.reason

@@ -51,7 +51,7 @@ from .agreement import halves_agree
 from .config import BlindOptions, make_options
 from .crop import best_window
 from .growth import estimate_growing
-from .confidence import edge_steepness, featureless_test, refusal
+from .confidence import edge_steepness, featureless_reason, featureless_test, refusal
 from ..clipped import clipped_mask
 from .record import RECORD_COLUMNS, EstimationRecord
 from .scale import block_mean, block_min, enlarge_kernel, reduction
@@ -179,7 +179,7 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
     # Featureless input (flat, or noise only): nothing to estimate from.
     score, floor = featureless_test(y, full, opts)
     if not score >= floor or min(y.shape) < 16:
-        return _fallback(y, full, size, score, "the image has no edges that stand out of its noise (flat or pure noise)")
+        return _fallback(y, full, size, score, featureless_reason(y, full, opts))
     steep = edge_steepness(y)
     if opts.sharp_steepness is not None and steep >= opts.sharp_steepness:
         kernel, record = _fallback(y, full, size, score, "", status="sharp")
