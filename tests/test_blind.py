@@ -641,13 +641,25 @@ def test_luminance_and_edge_steepness_by_blocks_equal_the_whole_frame_formulas(r
     assert edge_steepness(y) == expected
 
 
-def test_detail_finer_than_the_coarsest_level_falls_back_for_that_reason_not_as_flat():
-    """A checkerboard of 5 px cells averages to grey at the pyramid's coarsest level (score 0.2, floor 3.6)
-    but has strong edges at full scale (12.8, floor 5.1): the reason says so, not "flat" (as a page of small text)."""
+def test_detail_finer_than_the_coarsest_level_gets_a_smaller_support_not_a_fallback_as_flat():
+    """A checkerboard of 5 px cells averages to grey at the coarsest level of its 29 px automatic support
+    (score 0.2, floor 3.6) but has strong edges at full scale (12.8, floor 5.1): as a page of small text,
+    its blur cannot be wider than those edges. The support shrinks until the coarsest level keeps them
+    (21 px), and the photo is then judged as any other: here sharp. Pure noise gets no smaller support."""
+    from deblur.blind.config import make_options
+    from deblur.blind.confidence import featureless_reason, featureless_test, finer_support
+
     rng = np.random.default_rng(4)
     yy, xx = np.mgrid[:240, :240]
-    fine = np.where((yy // 5 + xx // 5) % 2 == 0, 0.2, 0.8) + 0.01 * rng.standard_normal((240, 240))
-    _, record = estimate(np.clip(fine, 0, 1))
-    assert record.status == "fallback" and "fine detail" in record.reason and "flat" not in record.reason
-    _, record = estimate(np.clip(0.5 + 0.01 * rng.standard_normal((240, 240)), 0, 1))
+    fine = np.clip(np.where((yy // 5 + xx // 5) % 2 == 0, 0.2, 0.8) + 0.01 * rng.standard_normal((240, 240)), 0, 1)
+    opts = make_options()
+    score, floor = featureless_test(fine, 29, opts)
+    assert score < floor and "fine detail" in featureless_reason(fine, 29, opts)
+    smaller = finer_support(fine, 29, opts)
+    assert smaller is not None and smaller < 29 and featureless_test(fine, smaller, opts)[0] >= featureless_test(fine, smaller, opts)[1]
+    _, record = estimate(fine)
+    assert record.status == "sharp"
+    noise = np.clip(0.5 + 0.01 * rng.standard_normal((240, 240)), 0, 1)
+    assert finer_support(noise, 29, opts) is None
+    _, record = estimate(noise)
     assert record.status == "fallback" and "flat or pure noise" in record.reason

@@ -51,7 +51,7 @@ from .agreement import halves_agree
 from .config import BlindOptions, make_options
 from .crop import best_window
 from .growth import estimate_growing
-from .confidence import edge_steepness, featureless_reason, featureless_test, refusal
+from .confidence import edge_steepness, featureless_reason, featureless_test, finer_support, refusal
 from ..clipped import clipped_mask
 from .record import RECORD_COLUMNS, EstimationRecord
 from .scale import block_mean, block_min, enlarge_kernel, reduction
@@ -178,6 +178,10 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
     full = auto_size(y.shape, opts.max_size) if size is None else odd(size)
     # Featureless input (flat, or noise only): nothing to estimate from.
     score, floor = featureless_test(y, full, opts)
+    finer = finer_support(y, full, opts) if not score >= floor and size is None else None
+    if finer is not None and reduction(y.shape, opts.scale_above) == 1:
+        full, opts = finer, replace(opts, max_size=finer)  # detail finer than the automatic support's coarsest level
+        score, floor = featureless_test(y, full, opts)
     if not score >= floor or min(y.shape) < 16:
         return _fallback(y, full, size, score, featureless_reason(y, full, opts))
     steep = edge_steepness(y)
@@ -198,7 +202,9 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
         return _estimate_reduced(y, factor, size, opts, mask, score, steep, noise)
     kernel, record = _estimate_window(y, size, opts, mask, score, steep, noise)
     record.crop = None if record.crop[2:] == list(y.shape) else record.crop
-    if size is None and record.status == "fallback" and beyond_reach(y.shape, opts.max_size):
+    if finer is not None:
+        record.message += f"; started on a {finer} px support: the photo's detail is finer than a larger one's coarsest level"
+    if size is None and record.status == "fallback" and finer is None and beyond_reach(y.shape, opts.max_size):
         return _reach_further(y, kernel, record, opts, mask, score, steep, noise)
     return kernel, record
 
