@@ -48,7 +48,7 @@ import numpy as np
 from ..errors import ArgumentError, DeblurWarning, InputError
 from ..images import _row_blocks, check_image, to_float
 from .agreement import halves_agree
-from .config import BlindOptions, make_options
+from .config import BlindOptions, make_options, parse_spec
 from .crop import best_window
 from .growth import estimate_growing
 from .confidence import edge_steepness, featureless_reason, featureless_test, finer_support, refusal
@@ -106,28 +106,6 @@ def luminance(image, channel_axis=None):
         # float32 values again (held in float64): the luminance of a luminance is itself
         out[rows] = luma.astype(np.float32)
     return out
-
-
-def parse_spec(spec):
-    """Parse ``'estimate'`` / ``'estimate:size=31'`` (the CLI's ``--psf`` form); return the size or None.
-
-    >>> parse_spec("estimate"), parse_spec("estimate:size=31")
-    (None, 31)
-    """
-    text = str(spec).strip()
-    kind, _, rest = text.partition(":")
-    if kind.strip().lower() != "estimate":
-        raise ArgumentError(f"not an estimate spec: {spec!r}; write estimate or estimate:size=N")
-    size = None
-    for item in filter(None, (s.strip() for s in rest.split(","))):
-        key, sep, value = item.partition("=")
-        if key.strip() != "size" or not sep:
-            raise ArgumentError(f"bad estimate option {item!r}; write estimate:size=N (N odd, in pixels)")
-        try:
-            size = int(value)
-        except ValueError:
-            raise ArgumentError(f"estimate size must be a whole number of pixels, got {value.strip()!r}") from None
-    return size
 
 
 def _check_size(size, shape):

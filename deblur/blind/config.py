@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 
 from ..errors import ArgumentError, ArgumentTypeError
 
-__all__ = ["BlindOptions", "make_options", "parse_starts", "STARTS"]
+__all__ = ["BlindOptions", "make_options", "parse_starts", "parse_spec", "STARTS"]
 
 STARTS = ("horizontal", "vertical", "delta")
 
@@ -159,3 +159,25 @@ def parse_starts(text):
     if not starts or bad:
         raise ArgumentError(f"starts={text!r}: give one or more of {', '.join(STARTS)}, comma-separated (e.g. 'horizontal,vertical')")
     return starts
+
+
+def parse_spec(spec):
+    """Parse ``'estimate'`` / ``'estimate:size=31'`` (the CLI's ``--psf`` form); return the size or None.
+
+    >>> parse_spec("estimate"), parse_spec("estimate:size=31")
+    (None, 31)
+    """
+    text = str(spec).strip()
+    kind, _, rest = text.partition(":")
+    if kind.strip().lower() != "estimate":
+        raise ArgumentError(f"not an estimate spec: {spec!r}; write estimate or estimate:size=N")
+    size = None
+    for item in filter(None, (s.strip() for s in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if key.strip() != "size" or not sep:
+            raise ArgumentError(f"bad estimate option {item!r}; write estimate:size=N (N odd, in pixels)")
+        try:
+            size = int(value)
+        except ValueError:
+            raise ArgumentError(f"estimate size must be a whole number of pixels, got {value.strip()!r}") from None
+    return size
