@@ -43,6 +43,7 @@ from ._kernels_step import (
     residual_half_sq,
     scale_by_inverse_power,
     scale_by_mask,
+    unclipped,
     upsample_linear,
 )
 
@@ -53,5 +54,5 @@ __all__ = [
     "penalty_params", "regularizer_value_grad", "regularizer_value",
     "extrapolate", "residual_half_sq", "half_sq_diff", "scale_by_mask",
     "censor_by_mask", "masked_half_sq_diff", "free_gradient", "descent_step", "scale_by_inverse_power", "dot",
-    "diff_dot", "upsample_linear", "blur_along",
+    "diff_dot", "upsample_linear", "blur_along", "unclipped",
 ]

@@ -295,3 +295,32 @@ def upsample_linear(x, out):
                 out[i, j] = half * (row[c0] + row[min(j // 2 + 1, last_col)])
             else:
                 out[i, j] = row[c0]
+
+
+@njit_parallel
+def unclipped(image, level, out):
+    """``out[i, j]``: no pixel of the 3 x 3 neighbourhood of ``(i, j)`` (within the frame) has a channel ``>= level``.
+
+    ``image`` is ``(h, w, c)`` in its own units (``level`` too); the restore's
+    data mask (:func:`deblur.clipped.restore_mask`) in one pass over the photo
+    and one over the mask, where the channels' comparison, their ``any`` and a
+    binary dilation took 0.4-0.7 s of a 12 MP restore.
+    """
+    h, w, c = image.shape
+    hit = np.zeros((h, w), dtype=np.bool_)
+    for i in prange(h):
+        for j in range(w):
+            for ch in range(c):
+                if image[i, j, ch] >= level:
+                    hit[i, j] = True
+                    break
+    for i in prange(h):
+        i0, i1 = max(i - 1, 0), min(i + 2, h)
+        for j in range(w):
+            j0, j1 = max(j - 1, 0), min(j + 2, w)
+            free = True
+            for a in range(i0, i1):
+                for b in range(j0, j1):
+                    if hit[a, b]:
+                        free = False
+            out[i, j] = free

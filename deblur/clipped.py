@@ -36,7 +36,8 @@ package, so that a restore with a given kernel does not load that package.
 import numpy as np
 from scipy import ndimage
 
-from .images import to_float
+from . import _kernels
+from .images import INT_SCALE, to_float
 from .weights import estimate_noise
 
 __all__ = ["MAX_KEPT_MISFIT", "CLIPPED_LEVEL", "clipped_mask", "restore_mask", "planned_masks", "near_clipped_misfit"]
@@ -81,8 +82,36 @@ def clipped_mask(image, threshold=0.98, dilate=1):
 
 
 def restore_mask(channels_last):
-    """The restore's data mask: True where a pixel is fitted as observed, not a clipped highlight (nor next to one)."""
-    return np.ascontiguousarray(clipped_mask(to_float(channels_last, np.dtype(np.float32)), CLIPPED_LEVEL) > 0)
+    """The restore's data mask: True where a pixel is fitted as observed, not a clipped highlight (nor next to one).
+
+    :func:`clipped_mask`'s rule at :data:`CLIPPED_LEVEL` (one pixel of growth)
+    on the photo in the working precision, compared in the photo's own units
+    (:func:`level_in_units`), so an 8-bit photo is not converted for it.
+    """
+    image = np.asarray(channels_last)
+    if image.dtype not in INT_SCALE:  # float16 and float64 too, compared as the restore holds them (no copy of float32)
+        image = to_float(image, np.dtype(np.float32))
+    if image.ndim == 2:
+        image = image[..., np.newaxis]
+    out = np.empty(image.shape[:2], dtype=bool)
+    _kernels.unclipped(np.ascontiguousarray(image), level_in_units(image.dtype, CLIPPED_LEVEL), out)
+    return out
+
+
+def level_in_units(dtype, level):
+    """The least value of ``dtype`` that :func:`~deblur.images.to_float` (float32) takes to ``level`` or above.
+
+    For float32, ``level`` itself. For ``uint8`` / ``uint16``, the
+    smallest integer whose float32 value, scaled, compares ``>= level``: the
+    same pixels as converting the photo first (255 for the 8-bit white, 254
+    too for :data:`CLIPPED_LEVEL`, since float32 rounds 254/255 up past it).
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in INT_SCALE:
+        return float(level)
+    values = np.arange(int(INT_SCALE[dtype]) + 1)
+    reaches = to_float(values.astype(dtype), np.dtype(np.float32)) >= np.float64(level)
+    return dtype.type(np.argmax(reaches)) if reaches.any() else dtype.type(INT_SCALE[dtype])
 
 
 def planned_masks(clipped, channels_last, kernel, estimation):

@@ -238,3 +238,9 @@ def upsample_linear(x, shape):
         frac = frac.reshape(shape_f)
         out = np.take(out, low, axis=axis) * (1 - frac) + np.take(out, high, axis=axis) * frac
     return out
+
+
+def unclipped(image, level):
+    """No channel ``>= level`` anywhere in each pixel's 3 x 3 neighbourhood (a binary dilation, the frame's outside unclipped)."""
+    hit = (np.asarray(image) >= level).any(axis=-1)
+    return ~scipy.ndimage.binary_dilation(hit, structure=np.ones((3, 3)))

@@ -205,3 +205,26 @@ def test_a_photo_with_clipped_pixels_gets_a_restore_mask_one_pixel_wider():
     want = np.ones((9, 9), dtype=bool)
     want[3:6, 3:6] = False
     np.testing.assert_array_equal(mask, want)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_the_level_in_an_integer_photos_units_clips_what_its_float_conversion_would(dtype):
+    from deblur.clipped import CLIPPED_LEVEL, level_in_units
+    from deblur.images import to_float
+
+    values = np.arange(np.iinfo(dtype).max + 1).astype(dtype)
+    np.testing.assert_array_equal(values >= level_in_units(dtype, CLIPPED_LEVEL), to_float(values, np.float32) >= CLIPPED_LEVEL)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float16, np.float32, np.float64])
+def test_the_restore_mask_is_the_clipped_rule_on_the_photo_in_working_precision(dtype):
+    from deblur.clipped import CLIPPED_LEVEL, clipped_mask, restore_mask
+    from deblur.images import to_float
+
+    rng = np.random.default_rng(5)
+    photo = rng.random((30, 40, 3)) ** 0.2  # many pixels near white
+    photo = (photo * 255).round().astype(np.uint8) if dtype == np.uint8 else photo.astype(dtype)
+    want = clipped_mask(to_float(photo, np.float32), CLIPPED_LEVEL) > 0
+    np.testing.assert_array_equal(restore_mask(photo), want)
+    np.testing.assert_array_equal(restore_mask(photo[..., 0]), clipped_mask(to_float(photo[..., 0], np.float32), CLIPPED_LEVEL) > 0)
+    assert 0 < want.sum() < want.size

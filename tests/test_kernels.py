@@ -379,3 +379,16 @@ def test_every_kernel_is_reexported_by_deblur_kernels():
             if name.startswith("_") or inspect.ismodule(value) or getattr(value, "__module__", module.__name__) != module.__name__:
                 continue
             assert name in _kernels.__all__ and getattr(_kernels, name) is value, f"{module.__name__}.{name}"
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
+def test_unclipped_matches_a_dilation_of_any_channel_at_the_level(rng, dtype):
+    info = np.iinfo(dtype).max if np.issubdtype(dtype, np.integer) else 1.0
+    image = (rng.random((23, 17, 3)) * info).astype(dtype)
+    level = np.array(0.9 * info).astype(dtype)[()]
+    image[0, 0, 2] = image[22, 16, 0] = image[11, 8, 1] = level  # corners, and exactly at the level
+    image[5, 5, :] = level - (1 if np.issubdtype(dtype, np.integer) else 1e-6)  # just below: not clipped
+    out = np.empty((23, 17), dtype=bool)
+    _kernels.unclipped(image, level, out)
+    np.testing.assert_array_equal(out, naive.unclipped(image, level))
+    assert not out[0, 0] and not out[1, 1] and out.any()
