@@ -104,14 +104,15 @@ def level_in_units(dtype, level):
     For float32, ``level`` itself. For ``uint8`` / ``uint16``, the
     smallest integer whose float32 value, scaled, compares ``>= level``: the
     same pixels as converting the photo first (255 for the 8-bit white, 254
-    too for :data:`CLIPPED_LEVEL`, since float32 rounds 254/255 up past it).
+    too for :data:`CLIPPED_LEVEL`, since float32 rounds 254/255 up past it);
+    infinity when no value of ``dtype`` reaches ``level`` (nothing is clipped).
     """
     dtype = np.dtype(dtype)
     if dtype not in INT_SCALE:
         return float(level)
     values = np.arange(int(INT_SCALE[dtype]) + 1)
     reaches = to_float(values.astype(dtype), np.dtype(np.float32)) >= np.float64(level)
-    return dtype.type(np.argmax(reaches)) if reaches.any() else dtype.type(INT_SCALE[dtype])
+    return dtype.type(np.argmax(reaches)) if reaches.any() else np.inf
 
 
 def planned_masks(clipped, channels_last, kernel, estimation):

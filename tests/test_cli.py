@@ -4,8 +4,6 @@ import csv
 import json
 import os
 import time
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from PIL import Image, ImageCms
 
 from deblur import cli
 from deblur import io as imio
+from fresh import run_fresh
 
 FAST = ["--iterations", "3"]
 PSF = ["--psf", "gaussian:sigma=1"]
@@ -71,11 +70,9 @@ def test_python_dash_m_and_light_start():
         "sys.argv = ['deblur', '--help']\n"
         "try:\n    runpy.run_module('deblur', run_name='__main__', alter_sys=True)\n"
         "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
-        "print('heavy:', sorted(m for m in sys.modules if m.startswith(('matplotlib', 'tifffile', 'skimage'))))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert "Usage: deblur" in out.stdout and "heavy: []" in out.stdout
+    output, heavy = run_fresh(code, ("matplotlib", "tifffile", "skimage"))
+    assert "Usage: deblur" in output and heavy == []
 
 
 # --------------------------------------------------------------------------- restore

@@ -1,14 +1,12 @@
 """SpectralBuffer (blockwise FFTs in one buffer) against numpy's one-call transforms, and its users."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import scipy.fft
 import scipy.signal
 
 import naive
+from fresh import run_fresh
 from deblur import _kernels, psf, spectral
 from deblur.operators import BlurOperator
 from deblur.preconditioners import FourierPreconditioner
@@ -187,7 +185,5 @@ def test_fft_convolve_refuses_what_it_cannot_give(rng):
 def test_the_restore_checks_do_not_load_scipy_signal():
     """The blind package (imported by every restore of a photo with clipped pixels) and its checks
     leave ``scipy.signal`` unloaded: it is 0.7 s of start-up."""
-    code = "import sys, deblur.api, deblur.blind, deblur.blind.harm; print('signal' in {m.split('.')[1] for m in sys.modules if m.startswith('scipy.')})"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
+    _, signal = run_fresh("import deblur.api, deblur.blind, deblur.blind.harm", ("scipy.signal",))
+    assert signal == []

@@ -156,9 +156,10 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
     full = auto_size(y.shape, opts.max_size) if size is None else odd(size)
     # Featureless input (flat, or noise only): nothing to estimate from.
     score, floor = featureless_test(y, full, opts)
-    finer = finer_support(y, full, opts) if not score >= floor and size is None else None
-    if finer is not None and reduction(y.shape, opts.scale_above) == 1:
-        full, opts = finer, replace(opts, max_size=finer)  # detail finer than the automatic support's coarsest level
+    factor = reduction(y.shape, opts.scale_above)  # estimated on means of factor x factor pixels when > 1
+    finer = finer_support(y, full, opts) if not score >= floor and size is None and factor == 1 else None
+    if finer is not None:  # detail finer than the automatic support's coarsest level
+        full, opts = finer, replace(opts, max_size=finer)
         score, floor = featureless_test(y, full, opts)
     if not score >= floor or min(y.shape) < 16:
         return _fallback(y, full, size, score, featureless_reason(y, full, opts))
@@ -175,7 +176,6 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
     if mask is None and opts.saturation is not None:
         mask = clipped_mask(y, opts.saturation)
     noise = estimate_noise(y)  # of the whole photo, as a restore measures it
-    factor = reduction(y.shape, opts.scale_above)
     if factor > 1:
         return _estimate_reduced(y, factor, size, opts, mask, score, steep, noise)
     kernel, record = _estimate_window(y, size, opts, mask, score, steep, noise)

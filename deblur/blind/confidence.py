@@ -135,7 +135,8 @@ def finer_support(y, size, opts, shrink=2.0 / 3.0, smallest=7):
         score, floor = featureless_test(y, support, opts)
         if score >= floor:
             return int(support)
-        support = odd(support * shrink) if odd(support * shrink) < support else support - 2
+        smaller = odd(support * shrink)
+        support = smaller if smaller < support else support - 2
     return None
 
 
