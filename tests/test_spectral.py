@@ -183,7 +183,7 @@ def test_fft_convolve_refuses_what_it_cannot_give(rng):
 
 
 def test_the_restore_checks_do_not_load_scipy_signal():
-    """The blind package (imported by every restore of a photo with clipped pixels) and its checks
-    leave ``scipy.signal`` unloaded: it is 0.7 s of start-up."""
+    """The blind package (imported by every blind restore) and its checks leave ``scipy.signal``
+    unloaded: it is 0.7 s of start-up."""
     _, signal = run_fresh("import deblur.api, deblur.blind, deblur.blind.harm", ("scipy.signal",))
     assert signal == []
