@@ -494,7 +494,9 @@ def test_texture_found_on_a_larger_support_falls_back(monkeypatch, rng):
         record.start_support, record.support, record.texture = 31, 31, True
         return k / k.sum(), record
 
-    monkeypatch.setattr(blind_module, "estimate_growing", texture)
+    import deblur.blind.looks as looks_module
+
+    monkeypatch.setattr(looks_module, "estimate_growing", texture)  # every look: the sparse one too
     y = blur(camera_crop(160), psf.motion(9, 30), 0.01, rng)  # blurred: not found sharp before the estimation
     k, record = blind_module.estimate(y)
     assert record.status == "fallback" and record.confidence == 0.0 and "texture" in record.reason

@@ -63,7 +63,7 @@ class _Looks:
         self.second, self.calls = second, []
 
     def __call__(self, y, size, opts, mask):
-        self.calls.append(opts.useful_edges)
+        self.calls.append(opts.useful_edges if opts.kernel_projection == "nonneg" else opts.kernel_projection)
         record = EstimationRecord()
         record.elapsed, record.message = 1.0, "estimated"
         if not opts.useful_edges:
@@ -86,15 +86,15 @@ def shake():
 @pytest.fixture
 def halves(monkeypatch):
     """The halves' verdict, set by the test (:func:`halves_agree` itself is tested on a photo below)."""
-    import deblur.blind as blind_module
+    import deblur.blind.looks as looks_module
 
     verdict = {"agree": (True, 0.9)}
-    monkeypatch.setattr(blind_module, "halves_agree", lambda *args: verdict["agree"])
+    monkeypatch.setattr(looks_module, "halves_agree", lambda *args: verdict["agree"])
     return verdict
 
 
 def test_a_texture_refusal_gets_a_second_look_that_is_taken_when_it_passes(monkeypatch, rng, shake, halves):
-    import deblur.blind as blind_module
+    import deblur.blind.looks as blind_module
 
     looks = _Looks((shake, [31]))
     monkeypatch.setattr(blind_module, "estimate_growing", looks)
@@ -107,29 +107,31 @@ def test_a_texture_refusal_gets_a_second_look_that_is_taken_when_it_passes(monke
 
 def test_a_second_look_the_halves_disagree_on_is_not_taken(monkeypatch, rng, shake, halves):
     """A kernel fitted to the scene depends on which part of it was seen: the first refusal stands, with the halves' word."""
-    import deblur.blind as blind_module
+    import deblur.blind.looks as blind_module
 
     halves["agree"] = (False, 0.31)
     monkeypatch.setattr(blind_module, "estimate_growing", _Looks((shake, [31])))
-    kernel, record = estimate(_blurred_camera(shake, rng), second_look=True)
+    kernel, record = estimate(_blurred_camera(shake, rng), second_look=True, sparse_retry=False)
     assert record.status == "fallback" and kernel.shape == (3, 3)
     assert "49 pieces" in record.reason and "disagree on the kernel (0.31)" in record.reason
 
 
 def test_a_second_look_that_grew_its_support_is_not_taken(monkeypatch, rng, shake, halves):
     """On texture a support grown to fit the kernel was grown by the texture: the first refusal stands."""
-    import deblur.blind as blind_module
+    import deblur.blind.looks as blind_module
 
     grown = fit_support(psf.motion(41, 30), 43)
     monkeypatch.setattr(blind_module, "estimate_growing", _Looks((grown, [31, 47])))
-    kernel, record = estimate(_blurred_camera(shake, rng), second_look=True)
+    kernel, record = estimate(_blurred_camera(shake, rng), second_look=True, sparse_retry=False)
     assert record.status == "fallback" and kernel.shape == (3, 3)
     assert "49 pieces" in record.reason and "halves" not in record.reason and record.elapsed == 2.0
 
 
-@pytest.mark.parametrize("options", [dict(), dict(second_look=True, useful_edges=0.4)], ids=["off-by-default", "already-on-useful-edges"])
+@pytest.mark.parametrize(
+    "options", [dict(sparse_retry=False), dict(second_look=True, useful_edges=0.4, sparse_retry=False)], ids=["off-by-default", "already-on-useful-edges"]
+)
 def test_no_second_look_when_switched_off_or_already_taken(monkeypatch, rng, shake, options):
-    import deblur.blind as blind_module
+    import deblur.blind.looks as blind_module
 
     looks = _Looks((shake, [31]))
     monkeypatch.setattr(blind_module, "estimate_growing", looks)
@@ -140,11 +142,11 @@ def test_no_second_look_when_switched_off_or_already_taken(monkeypatch, rng, sha
 
 def test_a_given_size_gets_no_second_look(monkeypatch, rng, shake):
     """With the size given only an implausible kernel is refused, and the user's size is what is asked for: no second look."""
-    import deblur.blind as blind_module
+    import deblur.blind.looks as blind_module
 
     looks = _Looks((shake, [31]))
     monkeypatch.setattr(blind_module, "estimate_growing", looks)
-    kernel, record = estimate(_blurred_camera(shake, rng), size=31, second_look=True)
+    kernel, record = estimate(_blurred_camera(shake, rng), size=31, second_look=True, sparse_retry=False)
     assert looks.calls == [0.0] and record.status == "fallback" and kernel.shape == (31, 31)
 
 

@@ -39,7 +39,6 @@ data-term weights that drop saturated pixels.
 
 import math
 import numbers
-import time
 import warnings
 from dataclasses import replace
 
@@ -47,10 +46,9 @@ import numpy as np
 
 from ..errors import ArgumentError, DeblurWarning, InputError
 from ..images import _row_blocks, check_image, to_float
-from .agreement import halves_agree
 from .config import BlindOptions, make_options, parse_spec
 from .crop import best_window
-from .growth import estimate_growing
+from .looks import Look
 from .confidence import edge_steepness, featureless_reason, featureless_test, finer_support, refusal
 from ..clipped import clipped_mask
 from .record import RECORD_COLUMNS, EstimationRecord
@@ -58,10 +56,6 @@ from .scale import block_mean, block_min, enlarge_kernel, reduction
 from .spectrum import ORIENTATION_SECTORS, evidence
 from .support import auto_size, delta, odd, uncapped_size
 from ..weights import estimate_noise
-
-# The usefulness (:func:`~deblur.blind.kernel_step.usefulness`, over USEFULNESS_WINDOW) an edge needs in the second
-# look: at least half its window's gradient uncancelled by gradients of the opposite sign.
-SECOND_LOOK_USEFULNESS = 0.5
 
 __all__ = [
     "estimate_psf",
@@ -261,10 +255,13 @@ def _estimate_window(y, size, opts, mask, score, steep, noise):
         top, left, ch, cw = crop
         y = y[top : top + ch, left : left + cw]
         mask = None if mask is None else mask[top : top + ch, left : left + cw]
-    kernel, record = _estimate_recorded(y, size, opts, mask, score, steep, noise, crop)
+    look = Look(y, opts, mask, score, steep, noise, crop)
+    kernel, record = look.first(size)
     why, texture = refusal(kernel, record, size)
     if texture and size is None and opts.second_look and not opts.useful_edges:
-        kernel, record, why = _second_look(y, opts, mask, score, steep, noise, crop, kernel, record, why)
+        kernel, record, why = look.on_useful_edges(kernel, record, why)
+    if why and texture and opts.sparse_retry and opts.kernel_projection != "simplex":
+        kernel, record, why = look.sparse(size, kernel, record, why)
     if why:
         return _fallback(y, kernel.shape[0], size, score, why, record)
     if record.touches:  # a size the user gave is kept, with a word of doubt
@@ -273,53 +270,6 @@ def _estimate_window(y, size, opts, mask, score, steep, noise):
     if opts.spectral_check:
         return _check_spectrum(y, kernel, size, score, record, mask)
     return kernel, record
-
-
-def _estimate_recorded(y, size, opts, mask, score, steep, noise, crop):
-    """:func:`estimate_growing` on the window, its record filled with what the checks and the restore read."""
-    kernel, record = estimate_growing(y, size, opts, mask)
-    record.noise_sigma = noise
-    if len(record):  # the residual the blind model leaves, for the restore's weight
-        record.model_sigma = float(np.sqrt(2.0 * record["data"][-1]))
-    record.structure = score
-    record.steepness = steep
-    record.crop = list(crop)
-    record.confidence, record.reason = 1.0, ""
-    return kernel, record
-
-
-def _second_look(y, opts, mask, score, steep, noise, crop, kernel, record, why):
-    """A kernel refused as the scene's texture, estimated again from the edges that stand apart from it.
-
-    Xu and Jia (ECCV 2010): an edge mixed by the blur with others of opposite
-    sign within a few pixels (texture, thin strokes) misleads the kernel step;
-    :func:`~deblur.blind.kernel_step.usefulness` keeps the edges that are not.
-    Taken only when it passes every check and fits the automatic support it
-    started from (on texture a support grown to fit the kernel was grown by the
-    texture: a 83 px kernel for a 13 px shake on brick, restored 12 dB below
-    the photo), and when the two halves of the window agree on it
-    (:func:`~deblur.blind.agreement.halves_agree`; text pages gave blotched
-    restores that no other check saw). Otherwise the first refusal stands.
-    """
-    look = replace(opts, useful_edges=SECOND_LOOK_USEFULNESS)
-    again, again_record = _estimate_recorded(y, None, look, mask, score, steep, noise, crop)
-    again_record.elapsed += record.elapsed
-    again_why, _ = refusal(again, again_record, None)
-    started = again_record.growths[0]["support"] if again_record.growths else again_record.start_support
-    agree, correlation = (False, float("nan"))
-    if not again_why and again.shape[0] <= started:
-        t0 = time.perf_counter()
-        agree, correlation = halves_agree(y, again, look, mask)
-        again_record.elapsed += time.perf_counter() - t0
-    if agree:
-        again_record.confidence = 0.75
-        again_record.reason = f"estimated from the edges that stand apart from the scene's texture (on all edges, {why})"
-        again_record.message += f"; from the edges that stand apart from the texture (its halves agree: {correlation:.2f})"
-        return again, again_record, ""
-    record.elapsed = again_record.elapsed
-    if not math.isnan(correlation):  # the halves were asked: say they disagreed
-        why += f"; from the edges that stand apart from it, the two halves of the photo disagree on the kernel ({correlation:.2f})"
-    return kernel, record, why
 
 
 def _check_spectrum(y, kernel, size, score, record, mask=None):

@@ -54,6 +54,10 @@ class BlindOptions:
         (strokes, pieces, spread over its support, grown with it) is estimated again with
         ``useful_edges=0.5`` and taken when it passes every check within the automatic
         support it started from and the photo's two halves agree on it;
+        ``sparse_retry`` (on): an estimate refused as the scene's texture (strokes, pieces,
+        spread over its support, grown with it) is estimated again with
+        ``kernel_projection='simplex'`` and taken when it passes the same refusal
+        (:class:`deblur.blind.looks.Look`);
         ``lam_carry``: the L0 weight keeps decaying across levels;
         ``threshold``: taps below this fraction of the peak are set to zero;
         ``min_component``: connected pieces of the kernel holding less than this fraction
@@ -118,6 +122,7 @@ class BlindOptions:
     edge_decay: float = 1.1
     useful_edges: float = 0.0
     second_look: bool = False
+    sparse_retry: bool = True
     lam_carry: bool = True
     min_component: float = 0.05
     adapt_support: bool = True
