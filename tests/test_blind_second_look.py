@@ -2,20 +2,13 @@
 
 import numpy as np
 import pytest
-from scipy.signal import fftconvolve
-from skimage import data
 
+from blind_looks import blurred_camera as _blurred_camera, texture_dots
 from deblur import psf
 from deblur.blind import EstimationRecord, estimate
 from deblur.blind.fourier import Domain
 from deblur.blind.kernel_step import kernel_moments, select_edges, usefulness
 from deblur.blind.support import fit_support
-
-
-def _blurred_camera(kernel, rng, n=200):
-    sharp = data.camera()[80 : 80 + n + kernel.shape[0] - 1, 120 : 120 + n + kernel.shape[1] - 1] / 255.0
-    y = fftconvolve(sharp, kernel, mode="valid")
-    return np.clip(y + 0.01 * rng.standard_normal(y.shape), 0.0, 1.0)
 
 
 def test_usefulness_is_high_along_a_lone_edge_and_low_in_fine_texture():
@@ -67,11 +60,9 @@ class _Looks:
         record = EstimationRecord()
         record.elapsed, record.message = 1.0, "estimated"
         if not opts.useful_edges:
-            k = np.zeros((31, 31))
-            k[3:28:4, 3:28:4] = 1.0  # 49 separate dots: a texture's strokes
             record.start_support, record.support = 31, 31
             record.growths = [{"support": 31, "touches": False, "size": 31}]
-            return k / k.sum(), record
+            return texture_dots(), record
         kernel, supports = self.second
         record.start_support, record.support = supports[-1], supports[-1]
         record.growths = [{"support": s, "touches": s != supports[-1], "size": kernel.shape[0]} for s in supports]

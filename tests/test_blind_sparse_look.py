@@ -1,26 +1,13 @@
-"""The sparse look: a kernel refused for its shape, estimated again with its mass on the fewest taps."""
+"""The sparse look: a kernel refused as the scene's texture, estimated again with its mass on the fewest taps."""
 
 import numpy as np
 import pytest
-from scipy.signal import fftconvolve
-from skimage import data
 
+from blind_looks import blurred_camera as _blurred_camera, texture_dots as _dots
 from deblur import psf
 from deblur.blind import EstimationRecord, estimate
 from deblur.blind.kernel_step import kernel_descent
 from deblur.blind.support import fit_support
-
-
-def _blurred_camera(kernel, rng, n=200):
-    sharp = data.camera()[80 : 80 + n + kernel.shape[0] - 1, 120 : 120 + n + kernel.shape[1] - 1] / 255.0
-    y = fftconvolve(sharp, kernel, mode="valid")
-    return np.clip(y + 0.01 * rng.standard_normal(y.shape), 0.0, 1.0)
-
-
-def _dots():
-    k = np.zeros((31, 31))
-    k[3:28:4, 3:28:4] = 1.0  # 49 separate dots: a texture's strokes
-    return k / k.sum()
 
 
 class _Looks:

@@ -77,7 +77,7 @@ class Look:
         if not again_why:
             again_record.confidence = 0.75
             again_record.reason = f"estimated again with the kernel's mass on the fewest taps (the first estimate was refused: {why})"
-            again_record.message += f"; estimated again with the kernel's mass on the fewest taps (the first estimate was refused: {why})"
+            again_record.message += f"; {again_record.reason}"
             return again, again_record, ""
         record.elapsed = again_record.elapsed
         return kernel, record, f"{why}; with its mass on the fewest taps too: {again_why}"
