@@ -7,7 +7,9 @@ from skimage import data
 
 import deblur.blind as blind
 from deblur import psf
+from blind_looks import blurred_camera, texture_dots
 from deblur.blind import EstimationRecord, beyond_reach
+from deblur.blind.support import fit_support
 
 
 def _photo(n=200, seed=0):
@@ -28,7 +30,7 @@ class _Windows:
     def __init__(self, shape, reduced):
         self.full_shape, self.reduced, self.calls = shape, reduced, []
 
-    def __call__(self, y, size, opts, mask, score, steep, noise):
+    def __call__(self, y, size, opts, mask, score, steep, noise, further=None):
         self.calls.append(y.shape)
         record = EstimationRecord()
         record.crop = [0, 0, *y.shape]
@@ -73,6 +75,52 @@ def test_within_reach_or_with_a_given_size_a_fallback_stands(monkeypatch):
     assert record.status == "fallback" and fake.calls == [y.shape]
     _, record = blind.estimate(y, size=15, max_size=15)
     assert fake.calls == [y.shape, y.shape]
+
+
+class _ScaledLooks:
+    """Stands in for ``estimate_growing``: per scale and kernel model, a kernel that passes or 49 dots refused as texture."""
+
+    def __init__(self, full_shape, passes):
+        self.full_shape, self.passes, self.calls = full_shape, passes, []
+
+    def __call__(self, y, size, opts, mask):
+        scale = "full" if y.shape == self.full_shape else "half"
+        self.calls.append((scale, opts.kernel_projection))
+        record = EstimationRecord()
+        record.elapsed, record.message = 1.0, f"estimated ({scale}, {opts.kernel_projection})"
+        k = self.passes.get((scale, opts.kernel_projection), texture_dots())
+        record.start_support = record.support = k.shape[0]
+        record.growths = [{"support": k.shape[0], "touches": False, "size": k.shape[0]}]
+        return k, record
+
+
+@pytest.mark.parametrize("half_passes", [True, False])
+def test_a_capped_photo_refused_as_texture_is_looked_at_on_2x2_means_before_the_sparse_look(monkeypatch, rng, half_passes):
+    """The sparse look at full scale took a shorter, worse kernel than the 2 x 2 estimate of a long shake.
+
+    (``blind_scenes.py`` astronaut-xl/lai4x2: +1.19 dB from the 2 x 2 estimate,
+    -0.01 dB once the sparse look came first.) Here the sparse look at full scale
+    would pass: it is asked only when the 2 x 2 estimate is not used.
+    """
+    import deblur.blind.looks as looks_module
+
+    long_shake = fit_support(psf.motion(13, 30), 15)  # 25-29 px enlarged: beyond the 15 px reach
+    passes = {("full", "simplex"): fit_support(psf.motion(9, 30), 11)}
+    if half_passes:
+        passes[("half", "nonneg")] = long_shake
+    y = blurred_camera(psf.motion(9, 30), rng)
+    looks = _ScaledLooks(y.shape, passes)
+    monkeypatch.setattr(looks_module, "estimate_growing", looks)
+    kernel, record = blind.estimate(y, max_size=15, spectral_check=False)
+    if half_passes:
+        assert looks.calls == [("full", "nonneg"), ("half", "nonneg")]
+        assert record.status == "estimated" and record.downscale == 2 and kernel.shape[0] > 15
+        assert "at full scale, with the support capped at 15 px" in record.message and "49 pieces" in record.message
+    else:  # the 2 x 2 estimate refused too (and its own sparse look): the full-scale sparse look is taken
+        assert looks.calls == [("full", "nonneg"), ("half", "nonneg"), ("half", "simplex"), ("full", "simplex")]
+        assert record.status == "estimated" and record.downscale == 1 and kernel.shape[0] == 11
+        assert record.confidence == 0.75 and "fewest taps" in record.reason
+    assert record.elapsed >= len(looks.calls)  # every look's time counted
 
 
 def test_a_kernel_spread_over_its_support_is_not_grown_and_falls_back():
