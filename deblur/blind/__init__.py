@@ -175,14 +175,12 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
     capped = size is None and finer is None and beyond_reach(y.shape, opts.max_size)
     further = _ReachFurther(y, opts, mask, score, steep, noise) if capped else None
     kernel, record = _estimate_window(y, size, opts, mask, score, steep, noise, further)
-    record.crop = None if record.crop is None or record.crop[2:] == list(y.shape) else record.crop
-    if finer is not None:
-        record.message += f"; started on a {finer} px support: the photo's detail is finer than a larger one's coarsest level"
     if further is not None and record.status == "fallback" and not further.tried:  # refused by a later check
         reached = further.attempt(record, record.reason)
-        if reached is not None:
-            return reached
-        return _fallback(y, 3, None, score, _both_reasons(record.reason, further.reason), record)
+        kernel, record = reached or _fallback(y, 3, None, score, _both_reasons(record.reason, further.reason), record)
+    record.crop = None if record.crop[2:] == list(y.shape) else record.crop
+    if finer is not None:
+        record.message += f"; started on a {finer} px support: the photo's detail is finer than a larger one's coarsest level"
     return kernel, record
 
 
