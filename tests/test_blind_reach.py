@@ -59,6 +59,7 @@ def test_a_fallback_beyond_reach_is_estimated_again_at_half_scale(monkeypatch, r
     monkeypatch.setattr(blind, "_estimate_window", fake)
     k, record = blind.estimate(y, max_size=15)  # 12 % of 200 px is 24: capped at 15
     assert fake.calls == [y.shape, (y.shape[0] // 2, y.shape[1] // 2)]
+    assert record.crop is None  # estimated on the whole photo, at either scale
     if taken:
         assert record.status == "estimated" and record.downscale == 2 and k.shape[0] > 15
         assert "at full scale" in record.message and "still fills" in record.message
