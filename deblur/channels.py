@@ -215,7 +215,7 @@ def _harm(plan, out):
     (the contact sheet's damage figures are the same).
     """
     from .blind import luminance
-    from .blind.harm import MAX_FIT_RESIDUAL, MAX_FLAT_DETAIL_GAIN, MIN_FIT_RESIDUAL, fit_residual, flat_detail_gain
+    from .blind.harm import MAX_FIT_RESIDUAL, MAX_FLAT_DETAIL_GAIN, fit_residual, flat_detail_gain
 
     rows, cols = _check_region(plan.image.shape[:2], plan.estimation.crop)
     restored = out[rows, cols]
@@ -233,10 +233,6 @@ def _harm(plan, out):
         return (f"the restore with it does not explain the photo: blurred again by the kernel, it differs from "
                 f"the photo by {misfit:.1f} times its noise (> {MAX_FIT_RESIDUAL:g}: a wrong kernel asks for a scene "
                 "beyond black or white)")
-    if misfit < MIN_FIT_RESIDUAL:
-        return (f"the restore with it copies the photo's grain: blurred again by the kernel, it gives the photo back "
-                f"to {misfit:.2f} times its noise (< {MIN_FIT_RESIDUAL:g}: the photo holds detail finer than that blur "
-                "would leave, so it is not blurred as estimated)")
     return ""
 
 

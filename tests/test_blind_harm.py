@@ -10,7 +10,7 @@ import deblur.blind as blind_module
 import deblur.blind.harm as harm
 from deblur import psf
 from deblur.blind import BlindEstimationWarning, EstimationRecord
-from deblur.blind.harm import MAX_FIT_RESIDUAL, MAX_FLAT_DETAIL_GAIN, MIN_FIT_RESIDUAL, fit_residual, flat_detail_gain
+from deblur.blind.harm import MAX_FIT_RESIDUAL, MAX_FLAT_DETAIL_GAIN, fit_residual, flat_detail_gain
 
 
 def _blocks(rng, n=16, side=9, low=0.1, high=0.9):
@@ -66,7 +66,7 @@ def test_fit_residual_is_the_noise_for_the_right_kernel_and_far_more_for_a_wrong
     kernel = psf.motion(9, 30)
     noise = 0.01 * rng.standard_normal(sharp.shape)
     blurred = fftconvolve(sharp, kernel, mode="same") + noise
-    assert MIN_FIT_RESIDUAL < fit_residual(blurred, sharp, kernel) < 1.5  # the noise itself, as the noise estimate reads it
+    assert fit_residual(blurred, sharp, kernel) < 1.5  # the noise itself, as the noise estimate reads it
     assert fit_residual(blurred, sharp, _comb()) > MAX_FIT_RESIDUAL
 
 
@@ -94,23 +94,6 @@ def test_a_restore_that_does_not_explain_the_photo_falls_back_and_says_why(monke
         result = deblur.solve(photo, "estimate")
     record = result.psf_estimation
     assert record.status == "fallback" and record.confidence == 0.0 and record.fit_residual > MAX_FIT_RESIDUAL
-    assert np.array_equal(result.image, photo) and "left as it was" in record.message
-
-
-def test_a_restore_that_copies_a_soft_photo_s_grain_falls_back_and_says_why(rng, monkeypatch):
-    """An unblurred, natively soft grain read as blurred by a small Gaussian: its restore gives the photo back far below its noise.
-
-    The noise estimate reads the grain's finest detail (0.0038 against the 0.002 of noise added); a
-    photo blurred by the kernel would have none but its noise left there, and the restore, blurred
-    again, explains the photo to 0.47 of that estimate.
-    """
-    grain = gaussian_filter(rng.standard_normal((160, 160)), 1.3)
-    photo = np.clip(0.5 + 0.05 * grain / grain.std() + 0.002 * rng.standard_normal((160, 160)), 0, 1)
-    monkeypatch.setattr(blind_module, "estimate", _estimated(psf.gaussian(1.0), 0.002))
-    with pytest.warns(BlindEstimationWarning, match="copies the photo's grain"):
-        result = deblur.solve(photo, "estimate")
-    record = result.psf_estimation
-    assert record.status == "fallback" and record.fit_residual < MIN_FIT_RESIDUAL
     assert np.array_equal(result.image, photo) and "left as it was" in record.message
 
 
@@ -142,4 +125,4 @@ def test_a_right_kernel_passes_both_checks(rng, monkeypatch):
     monkeypatch.setattr(blind_module, "estimate", _estimated(kernel, 0.01))
     result = deblur.solve(photo, "estimate")
     record = result.psf_estimation
-    assert record.status == "estimated" and MIN_FIT_RESIDUAL < record.fit_residual < 2.0 and record.flat_detail_gain < 3.0
+    assert record.status == "estimated" and record.fit_residual < 2.0 and record.flat_detail_gain < 3.0

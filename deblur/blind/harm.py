@@ -23,22 +23,6 @@ brighter than white once sharp); damaged 9.0 (a sharp page of text given a
 55 px kernel of glyph strokes: its paper turned to black and white noise) and
 10.4 (Lai's topresso: dark rings round its lamps). Above
 :data:`MAX_FIT_RESIDUAL` the restore is not used.
-
-A fit well *below* the photo's noise fails too, the other way. The noise
-estimate reads the photo's finest detail; a photo blurred by the kernel has
-little left there but its noise, so a restore that explains the photo to a
-small fraction of that estimate has explained fine detail the kernel would
-have removed: the scene is finer than the estimated blur allows (a natively
-soft photo read as blurred, whose restore amplifies its grain), or the kernel
-collapsed to one too small to change anything. A right kernel's restore also
-fits below 1, as it takes up part of the noise: measured (stop 37,
-``benchmarks/blind_scenes.py``, 14 cases restored with their true kernels)
-0.68-1.07, and 0.65 on a test's 144 px scene of flat blocks. The estimates
-below that: the unblurred microscope image ihc/delta 0.52 (-16.7 dB) and
-collapsed 7-11 px kernels on text, grass and gravel 0.32-0.53 (at most
-+0.40 dB). Below :data:`MIN_FIT_RESIDUAL` the restore is not used. What the
-bound cannot tell: a genuine blur of a scene finer than the noise estimate
-can read; its restore is then refused (no gain), not damaged.
 """
 
 import numpy as np
@@ -47,14 +31,12 @@ from scipy.ndimage import gaussian_filter, uniform_filter
 from ..spectral import fft_convolve
 from ..weights import estimate_noise
 
-__all__ = ["flat_detail_gain", "MAX_FLAT_DETAIL_GAIN", "fit_residual", "MAX_FIT_RESIDUAL", "MIN_FIT_RESIDUAL"]
+__all__ = ["flat_detail_gain", "MAX_FLAT_DETAIL_GAIN", "fit_residual", "MAX_FIT_RESIDUAL"]
 
 # Half-way (on a log scale) between the most any good restore measured (1.9) and the damaged 6.0.
 MAX_FLAT_DETAIL_GAIN = 3.0
 # Half-way (on a log scale) between the most any good restore measured (6.4) and the least damaged 9.0.
 MAX_FIT_RESIDUAL = 7.5
-# Half-way (on a log scale) between ihc/delta's 0.52 and the least a right kernel's restore measured (0.65).
-MIN_FIT_RESIDUAL = 0.58
 
 
 def flat_detail_gain(before, after, window=9):
