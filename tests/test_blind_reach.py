@@ -155,3 +155,12 @@ def test_a_smooth_photo_without_edges_is_left_alone_not_sharpened_into_blobs():
     assert "spread over its whole" in record.message and k.shape == (3, 3)
     _, unchecked = blind.estimate(y, max_border_cover=1.01)  # the rule off: the cloud is grown
     assert not unchecked.spread and len(unchecked.growths) > 1
+
+
+def test_a_photo_estimated_on_means_of_pixels_records_no_window_when_it_used_the_whole_frame(monkeypatch):
+    y = _photo()[:198, :198]  # means of 2 x 2 pixels once the reduction starts below its size
+    fake = _Windows((0, 0), ("estimated", 9))
+    monkeypatch.setattr(blind, "_estimate_window", fake)
+    k, record = blind.estimate(y, scale_above=10_000)
+    assert fake.calls == [(99, 99)] and record.downscale == 2
+    assert record.crop is None  # the whole frame, as a full-scale estimate on the whole photo says it

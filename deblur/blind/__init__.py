@@ -171,17 +171,25 @@ def estimate(image, size=None, *, channel_axis=None, mask=None, **options):
         mask = clipped_mask(y, opts.saturation)
     noise = estimate_noise(y)  # of the whole photo, as a restore measures it
     if factor > 1:
-        return _estimate_reduced(y, factor, size, opts, mask, score, steep, noise)
+        kernel, record = _estimate_reduced(y, factor, size, opts, mask, score, steep, noise)
+        return kernel, _frame_crop(record, y.shape)
     capped = size is None and finer is None and beyond_reach(y.shape, opts.max_size)
     further = _ReachFurther(y, opts, mask, score, steep, noise) if capped else None
     kernel, record = _estimate_window(y, size, opts, mask, score, steep, noise, further)
     if further is not None and record.status == "fallback" and not further.tried:  # refused by a later check
         reached = further.attempt(record, record.reason)
-        kernel, record = reached or _fallback(y, 3, None, score, _both_reasons(record.reason, further.reason), record)
-    record.crop = None if record.crop[2:] == list(y.shape) else record.crop
+        kernel, record = reached or _fallback(y, 3, None, score, further.with_reason(record.reason), record)
+    _frame_crop(record, y.shape)
     if finer is not None:
         record.message += f"; started on a {finer} px support: the photo's detail is finer than a larger one's coarsest level"
     return kernel, record
+
+
+def _frame_crop(record, shape):
+    """``record`` with its window set to None when the window is the whole frame of ``shape`` (the restore then checks the frame)."""
+    if record.crop is not None and list(record.crop) == [0, 0, *shape]:
+        record.crop = None
+    return record
 
 
 def beyond_reach(shape, max_size):
@@ -210,9 +218,14 @@ class _ReachFurther:
     """
 
     def __init__(self, y, opts, mask, score, steep, noise):
-        self._args = (y, opts, mask, score, steep, noise)
+        self.y, self.opts, self.mask = y, opts, mask
+        self.score, self.steep, self.noise = score, steep, noise
         self.tried = False
         self.reason = ""
+
+    def with_reason(self, why):
+        """``why`` the full-scale kernel was refused, with this look's reason added once it was asked."""
+        return _both_reasons(why, self.reason) if self.tried else why
 
     def attempt(self, record, why):
         """``(kernel, record)`` of the 2 x 2 estimate when taken, else ``None`` (:attr:`reason` says why).
@@ -221,8 +234,8 @@ class _ReachFurther:
         added to the record returned, or the 2 x 2 look's time to it.
         """
         self.tried = True
-        y, opts, mask, score, steep, noise = self._args
-        further, further_record = _estimate_reduced(y, 2, None, opts, mask, score, steep, noise)
+        opts = self.opts
+        further, further_record = _estimate_reduced(self.y, 2, None, opts, self.mask, self.score, self.steep, self.noise)
         if further_record.status != "estimated" or further.shape[0] <= opts.max_size:
             estimated = further_record.status == "estimated"
             self.reason = f"a {further.shape[0]} px kernel, within that reach" if estimated else further_record.reason
@@ -291,8 +304,8 @@ def _estimate_window(y, size, opts, mask, score, steep, noise, further=None):
     if why and texture and opts.sparse_retry and opts.kernel_projection != "simplex":
         kernel, record, why = look.sparse(size, kernel, record, why)
     if why:
-        if further is not None and further.tried:
-            why = _both_reasons(why, further.reason)
+        if further is not None:
+            why = further.with_reason(why)
         return _fallback(y, kernel.shape[0], size, score, why, record)
     if record.touches:  # a size the user gave is kept, with a word of doubt
         record.confidence = 0.5
