@@ -25,7 +25,6 @@ benchmarks/large_photo.py measure what it costs and gains (README).
 """
 
 import numpy as np
-from scipy import ndimage
 
 from . import _kernels
 
@@ -113,8 +112,12 @@ def half_mask(mask):
     """Coarse pixels whose tent reaches only pixels in the data term (``mask`` True), or None."""
     if mask is None:
         return None
-    kept = ndimage.minimum_filter(mask.astype(np.uint8), size=3, mode="nearest")[::2, ::2]
-    kept = np.ascontiguousarray(kept > 0)
+    # the 3 x 3 minimum (edges replicated) at the even pixels only, without scipy.ndimage (0.12 s of start-up)
+    ok = np.pad(np.asarray(mask, dtype=bool), 1, mode="edge")
+    h, w = (mask.shape[0] + 1) // 2, (mask.shape[1] + 1) // 2
+    rows = ok[0 : 2 * h : 2] & ok[1 : 2 * h + 1 : 2] & ok[2 : 2 * h + 2 : 2]
+    kept = rows[:, 0 : 2 * w : 2] & rows[:, 1 : 2 * w + 1 : 2] & rows[:, 2 : 2 * w + 2 : 2]
+    kept = np.ascontiguousarray(kept)
     return None if kept.all() else kept
 
 

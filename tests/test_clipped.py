@@ -179,14 +179,18 @@ def test_near_clipped_misfit_reads_the_noise_for_the_right_model_and_more_for_a_
 
 def test_a_restore_with_a_given_kernel_leaves_the_blind_package_unloaded():
     """The clipped pixels' rule lives outside ``deblur.blind``: a restore of a photo with clipped
-    highlights and a kernel given does not load the blind package (0.3 s) nor ``scipy.signal`` (0.7 s)."""
+    highlights and a kernel given does not load the blind package (0.3 s), ``scipy.signal`` (0.7 s)
+    nor ``scipy.ndimage`` (0.12 s), gray or in colour (whose colour differences take the coarse grid)."""
     code = (
         "import numpy as np, deblur\n"
         "y = np.full((40, 40), 0.4); y[10:20, 10:20] = 1.0\n"
         "out = deblur.restore(y, deblur.psf.motion(5, 0), max_num_iter=2)\n"
         "assert out.shape == y.shape\n"
+        "c = np.random.default_rng(0).random((260, 260, 3)) * 0.5; c[100:120, 100:120] = 1.0\n"
+        "out = deblur.restore(c, deblur.psf.gaussian(2.0), channel_axis=-1, max_num_iter=2, clipped='ignore')\n"
+        "assert out.shape == c.shape\n"
     )
-    _, loaded = run_fresh(code, ("deblur.blind", "scipy.signal"))
+    _, loaded = run_fresh(code, ("deblur.blind", "scipy.signal", "scipy.ndimage"))
     assert loaded == []
 
 

@@ -99,6 +99,15 @@ def test_half_mask_leaves_out_every_coarse_pixel_a_clipped_pixel_reaches():
     assert (~coarse.half_mask(mask)).sum() == 4  # an odd pixel is reached by four tents
 
 
+@pytest.mark.parametrize("shape", [(9, 9), (10, 7), (31, 40)])
+def test_half_mask_is_the_three_by_three_minimum_at_the_even_pixels(shape):
+    from scipy import ndimage
+
+    mask = np.random.default_rng(shape[0]).random(shape) > 0.1
+    twin = ndimage.minimum_filter(mask.astype(np.uint8), size=3, mode="nearest")[::2, ::2] > 0
+    np.testing.assert_array_equal(coarse.half_mask(mask), twin)
+
+
 def test_weight_scale():
     assert coarse.weight_scale(make_regularizer("tikhonov")) == 0.25
     assert coarse.weight_scale(make_regularizer("tv")) == 0.5
