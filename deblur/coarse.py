@@ -112,12 +112,12 @@ def half_mask(mask):
     """Coarse pixels whose tent reaches only pixels in the data term (``mask`` True), or None."""
     if mask is None:
         return None
-    # the 3 x 3 minimum (edges replicated) at the even pixels only, without scipy.ndimage (0.12 s of start-up)
-    ok = np.pad(np.asarray(mask, dtype=bool), 1, mode="edge")
-    h, w = (mask.shape[0] + 1) // 2, (mask.shape[1] + 1) // 2
-    rows = ok[0 : 2 * h : 2] & ok[1 : 2 * h + 1 : 2] & ok[2 : 2 * h + 2 : 2]
-    kept = rows[:, 0 : 2 * w : 2] & rows[:, 1 : 2 * w + 1 : 2] & rows[:, 2 : 2 * w + 2 : 2]
-    kept = np.ascontiguousarray(kept)
+    # the 3 x 3 minimum of the mask: no left-out pixel in the neighbourhood (within the frame), the
+    # restore mask's own pass, so no scipy.ndimage at start-up (0.12 s)
+    left_out = (np.asarray(mask).astype(np.uint8) == 0).view(np.uint8)[..., None]  # as the uint8 minimum read it
+    free = np.empty(left_out.shape[:2], dtype=bool)
+    _kernels.unclipped(left_out, 1, free)
+    kept = np.ascontiguousarray(free[::2, ::2])
     return None if kept.all() else kept
 
 
